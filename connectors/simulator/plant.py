@@ -1,0 +1,300 @@
+"""A simulated assembly plant: machines on lines and stations, with states, counts, MES events
+and sensor streams, and faults that can be injected. Deterministic for a given seed and start.
+
+Pure: `advance(until_ms)` returns the events that happened up to that time; the caller decides
+whether to publish them in real time or as fast as possible.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import string
+from dataclasses import dataclass, field
+from typing import Literal
+
+from schemas.events import (
+    IngestEvent,
+    MachineState,
+    OperatorLogin,
+    PlannedStopEnded,
+    PlannedStopStarted,
+    ProductionContext,
+    ProductionCount,
+    SensorBatch,
+    SensorReading,
+    ShiftStarted,
+    VehicleAtStation,
+    WorkOrderStarted,
+)
+from schemas.exceptions import LinePulseError
+from schemas.states import State
+from streams.settings import SimulatorSettings
+
+FaultKind = Literal["spike", "drift", "stuck", "silent"]
+_FAULT_KINDS = ("spike", "drift", "stuck", "silent")
+_DEFAULT_FAULT_S = {"spike": 5.0, "drift": 10_000_000.0, "stuck": 60.0, "silent": 60.0}
+_VIN_CHARS = "".join(c for c in string.ascii_uppercase + string.digits if c not in "IOQ")
+_STOPS = (
+    (State.UNSPECIFIED_STOP, 20.0, 0.45),
+    (State.EQUIPMENT_FAILURE, 150.0, 0.2),
+    (State.MATERIAL_ISSUE, 60.0, 0.2),
+    (State.OPERATOR_NOT_AT_MACHINE, 40.0, 0.15),
+)
+_PRODUCTS = (("sedan-body", 9.0), ("suv-body", 12.0), ("door-frame", 6.0))
+
+
+class FaultSpecError(LinePulseError):
+    """A fault specification could not be read."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: FaultKind
+    machine: str
+    at_s: float
+    for_s: float
+
+    def active(self, elapsed_s: float) -> bool:
+        return self.at_s <= elapsed_s < self.at_s + self.for_s
+
+
+def parse_faults(spec: str) -> list[Fault]:
+    """'spike:m1:30,silent:m2:40:20' -> faults (kind:machine:at_s[:for_s])."""
+    faults = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        parts = item.split(":")
+        if len(parts) not in (3, 4) or parts[0] not in _FAULT_KINDS:
+            msg = (
+                f"fault {item!r} is not kind:machine:at_s[:for_s] with kind one of "
+                f"{', '.join(_FAULT_KINDS)}; e.g. spike:m1:30"
+            )
+            raise FaultSpecError(msg)
+        try:
+            at_s = float(parts[2])
+            for_s = float(parts[3]) if len(parts) == 4 else _DEFAULT_FAULT_S[parts[0]]
+        except ValueError as exc:
+            msg = f"fault {item!r}: at_s and for_s must be numbers of seconds"
+            raise FaultSpecError(msg) from exc
+        faults.append(Fault(parts[0], parts[1], at_s, for_s))  # type: ignore[arg-type]
+    return faults
+
+
+@dataclass
+class SimMachine:
+    name: str
+    asset: str
+    line: str
+    station: str
+    rng: random.Random
+    state: int = State.PRODUCING
+    state_until_ms: int = 0
+    next_part_ms: int = 0
+    work_order: str = ""
+    product: str = ""
+    ideal_cycle_time_s: float = 10.0
+    parts_in_order: int = 0
+    vin: str = ""
+    operator: str = ""
+    stuck_temperature: float | None = None
+    wear: float = 0.0
+    phase: float = 0.0
+    parts_good: int = 0
+    parts_scrap: int = 0
+    history: list[tuple[int, int]] = field(default_factory=list)
+
+    def context(self, shift: str) -> ProductionContext:
+        return ProductionContext(
+            vin=self.vin or None, station=self.station, operator=self.operator or None,
+            work_order=self.work_order or None, product=self.product or None, shift=shift,
+        )
+
+
+class PlantSimulator:
+    """Advance with `advance(until_ms)`; every call returns the events in time order."""
+
+    def __init__(self, settings: SimulatorSettings, start_ms: int,
+                 break_every_s: float = 3600.0, break_length_s: float = 300.0) -> None:
+        self.settings = settings
+        self.start_ms = start_ms
+        self.now_ms = start_ms
+        self.faults = parse_faults(settings.faults)
+        self.shift = "A"
+        self.break_every_ms = int(break_every_s * 1000)
+        self.break_length_ms = int(break_length_s * 1000)
+        self._rng = random.Random(settings.seed)
+        self.machines = [self._make_machine(i) for i in range(settings.machines)]
+        self._pending: list[IngestEvent] = self._opening_events()
+        self._on_break = False
+        self._orders = 0
+
+    def _make_machine(self, index: int) -> SimMachine:
+        line = f"line{index % self.settings.lines + 1}"
+        station = f"st{index // self.settings.lines + 1}"
+        name = f"m{index + 1}"
+        asset = f"{self.settings.plant}/{line}/{station}/{name}"
+        return SimMachine(name, asset, f"{self.settings.plant}/{line}",
+                          f"{self.settings.plant}/{line}/{station}",
+                          random.Random(self._rng.getrandbits(64)))
+
+    def _opening_events(self) -> list[IngestEvent]:
+        events: list[IngestEvent] = []
+        t = self.start_ms
+        for index, machine in enumerate(self.machines):
+            machine.operator = f"op{index + 1:03d}"
+            events.append(ShiftStarted(time=t, asset=machine.asset, shift=self.shift))
+            events.append(OperatorLogin(time=t, asset=machine.asset, operator=machine.operator))
+            events.extend(self._start_order(machine, t))
+            events.extend(self._set_state(machine, t, State.PRODUCING))
+            machine.state_until_ms = t + self._run_length_ms(machine)
+            machine.next_part_ms = t + self._cycle_ms(machine)
+        return events
+
+    def _start_order(self, machine: SimMachine, t: int) -> list[IngestEvent]:
+        self._orders += 1
+        product, cycle_s = _PRODUCTS[self._orders % len(_PRODUCTS)]
+        machine.work_order = f"WO-{self._orders:05d}"
+        machine.product = product
+        machine.ideal_cycle_time_s = cycle_s
+        machine.parts_in_order = 0
+        return [WorkOrderStarted(time=t, asset=machine.asset, work_order=machine.work_order,
+                                 product=product, ideal_cycle_time_s=cycle_s,
+                                 planned_quantity=40, context=machine.context(self.shift))]
+
+    def _set_state(self, machine: SimMachine, t: int, state: int) -> list[IngestEvent]:
+        machine.state = state
+        machine.history.append((t, state))
+        return [MachineState(time=t, asset=machine.asset, state=state,
+                             context=machine.context(self.shift))]
+
+    def _run_length_ms(self, machine: SimMachine) -> int:
+        return int(machine.rng.expovariate(1 / 240.0) * 1000) + 5000
+
+    def _cycle_ms(self, machine: SimMachine) -> int:
+        return int(machine.ideal_cycle_time_s * 1000 * machine.rng.uniform(1.0, 1.25))
+
+    def _new_vin(self, machine: SimMachine) -> str:
+        return "".join(machine.rng.choice(_VIN_CHARS) for _ in range(17))
+
+    def _fault(self, machine: SimMachine, kind: str, t: int) -> bool:
+        elapsed = (t - self.start_ms) / 1000.0
+        return any(f.kind == kind and f.machine == machine.name and f.active(elapsed)
+                   for f in self.faults)
+
+    def _machine_step(self, machine: SimMachine, t: int) -> list[IngestEvent]:
+        events: list[IngestEvent] = []
+        if self._on_break:
+            return events
+        if t >= machine.state_until_ms:
+            if machine.state == State.PRODUCING:
+                roll, chosen = machine.rng.random(), _STOPS[-1]
+                for stop in _STOPS:
+                    roll -= stop[2]
+                    if roll <= 0:
+                        chosen = stop
+                        break
+                events += self._set_state(machine, t, chosen[0])
+                machine.state_until_ms = t + int(machine.rng.expovariate(1 / chosen[1]) * 1000) + 3000
+            else:
+                events += self._set_state(machine, t, State.PRODUCING)
+                machine.state_until_ms = t + self._run_length_ms(machine)
+                machine.next_part_ms = t + self._cycle_ms(machine)
+        if machine.state == State.PRODUCING and t >= machine.next_part_ms:
+            events += self._finish_part(machine, t)
+        return events
+
+    def _finish_part(self, machine: SimMachine, t: int) -> list[IngestEvent]:
+        scrap = machine.rng.random() < 0.04
+        machine.parts_good += 0 if scrap else 1
+        machine.parts_scrap += 1 if scrap else 0
+        events: list[IngestEvent] = [ProductionCount(
+            time=t, asset=machine.asset, good=0 if scrap else 1, scrap=1 if scrap else 0,
+            context=machine.context(self.shift))]
+        machine.parts_in_order += 1
+        machine.vin = self._new_vin(machine)
+        events.append(VehicleAtStation(time=t, asset=machine.station, vin=machine.vin,
+                                       context=machine.context(self.shift)))
+        machine.next_part_ms = t + self._cycle_ms(machine)
+        if machine.parts_in_order >= 40:
+            events += self._start_order(machine, t)
+        return events
+
+    def _break_step(self, t: int) -> list[IngestEvent]:
+        if self.break_every_ms <= 0:
+            return []
+        phase = (t - self.start_ms) % self.break_every_ms
+        in_break = (t - self.start_ms) >= self.break_every_ms and phase < self.break_length_ms
+        if in_break == self._on_break:
+            return []
+        self._on_break = in_break
+        events: list[IngestEvent] = []
+        for machine in self.machines:
+            if in_break:
+                events.append(PlannedStopStarted(time=t, asset=machine.asset, reason="break"))
+            else:
+                events.append(PlannedStopEnded(time=t, asset=machine.asset, reason="break"))
+                machine.next_part_ms = t + self._cycle_ms(machine)
+        return events
+
+    def _sensor_step(self, machine: SimMachine, t: int) -> list[IngestEvent]:
+        if self._fault(machine, "silent", t):
+            return []
+        events: list[IngestEvent] = []
+        running = machine.state == State.PRODUCING and not self._on_break
+        context = machine.context(self.shift)
+        if self._fault(machine, "drift", t):
+            machine.wear += 0.0004
+        elapsed_ms = t - self.start_ms
+        if elapsed_ms % (1000 // self.settings.current_rate_hz) == 0:
+            current = (14.0 if running else 1.5) + machine.rng.gauss(0, 0.3)
+            if self._fault(machine, "spike", t):
+                current *= 3.0
+            events.append(SensorReading(time=t, asset=machine.asset, sensor=f"{machine.name}.current",
+                                        value=round(current, 4), unit="A", context=context))
+        if elapsed_ms % 1000 == 0:
+            events.append(self._temperature(machine, t, running, context))
+            events.append(self._vibration(machine, t, running, context))
+        return events
+
+    def _temperature(self, machine: SimMachine, t: int, running: bool,
+                     context: ProductionContext) -> SensorReading:
+        value = 45.0 + (5.0 if running else 0.0) + machine.rng.gauss(0, 0.4) + 400 * machine.wear
+        if self._fault(machine, "spike", t):
+            value += 30.0
+        if self._fault(machine, "stuck", t):
+            if machine.stuck_temperature is None:
+                machine.stuck_temperature = round(value, 3)
+            value = machine.stuck_temperature
+        else:
+            machine.stuck_temperature = None
+        return SensorReading(time=t, asset=machine.asset, sensor=f"{machine.name}.temperature",
+                             value=round(value, 3), unit="degC", context=context)
+
+    def _vibration(self, machine: SimMachine, t: int, running: bool,
+                   context: ProductionContext) -> SensorBatch:
+        rate = self.settings.vibration_rate_hz
+        amplitude = (1.0 if running else 0.1) * (1.0 + 60 * machine.wear)
+        if self._fault(machine, "spike", t):
+            amplitude *= 6.0
+        bearing = 30 * machine.wear
+        rng = machine.rng
+        values = [
+            round(amplitude * math.sin(2 * math.pi * 50 * (n / rate) + machine.phase)
+                  + bearing * math.sin(2 * math.pi * 0.37 * rate * (n / rate))
+                  + rng.gauss(0, 0.05 + 0.1 * amplitude), 5)
+            for n in range(rate)
+        ]
+        machine.phase = (machine.phase + 2 * math.pi * 50) % (2 * math.pi)
+        return SensorBatch(time=t, asset=machine.asset, sensor=f"{machine.name}.vibration",
+                           sample_rate_hz=rate, values=values, unit="g", context=context)
+
+    def advance(self, until_ms: int, step_ms: int = 100) -> list[IngestEvent]:
+        events, self._pending = self._pending, []
+        while self.now_ms + step_ms <= until_ms:
+            self.now_ms += step_ms
+            t = self.now_ms
+            events += self._break_step(t)
+            for machine in self.machines:
+                events += self._machine_step(machine, t)
+                events += self._sensor_step(machine, t)
+        return events

@@ -1,0 +1,1 @@
+"""Event contracts, topic names and ClickHouse DDL of LinePulse."""

@@ -1,0 +1,70 @@
+"""Encode events to JSON bytes and decode (and validate) them back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from schemas.events import AnyEvent, IngestEvent, MachineEvent, MesEvent, SensorEvent
+from schemas.exceptions import InvalidEventError
+
+T = TypeVar("T")
+
+_ANY = TypeAdapter(Annotated[AnyEvent, Field(discriminator="kind")])
+_INGEST = TypeAdapter(Annotated[IngestEvent, Field(discriminator="kind")])
+_SENSOR = TypeAdapter(Annotated[SensorEvent, Field(discriminator="kind")])
+_MACHINE = TypeAdapter(Annotated[MachineEvent, Field(discriminator="kind")])
+_MES = TypeAdapter(Annotated[MesEvent, Field(discriminator="kind")])
+
+
+def encode(event: BaseModel) -> bytes:
+    return orjson.dumps(event.model_dump(exclude_none=True))
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "<message>"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def _decode(raw: bytes | str | dict[str, Any], adapter: TypeAdapter[T], what: str) -> T:
+    if isinstance(raw, dict):
+        data: Any = raw
+    else:
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            reason = f"not JSON: {exc}"
+            raise InvalidEventError(reason, "not_json") from exc
+    if not isinstance(data, dict):
+        reason = f"expected a JSON object for {what}, got {type(data).__name__}"
+        raise InvalidEventError(reason, "not_object")
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        reason = f"invalid {data.get('kind', 'event')!s}: {describe_validation_error(exc)}"
+        raise InvalidEventError(reason, "schema") from exc
+
+
+def decode_any(raw: bytes | str | dict[str, Any]) -> AnyEvent:
+    return _decode(raw, _ANY, "an event")
+
+
+def decode_ingest(raw: bytes | str | dict[str, Any]) -> IngestEvent:
+    return _decode(raw, _INGEST, "an ingest event")
+
+
+def decode_sensor(raw: bytes | str | dict[str, Any]) -> SensorEvent:
+    return _decode(raw, _SENSOR, "a sensor event")
+
+
+def decode_machine(raw: bytes | str | dict[str, Any]) -> MachineEvent:
+    return _decode(raw, _MACHINE, "a machine event")
+
+
+def decode_mes(raw: bytes | str | dict[str, Any]) -> MesEvent:
+    return _decode(raw, _MES, "an MES event")

@@ -1,0 +1,306 @@
+"""Versioned event contracts: every message on a LinePulse topic is one of these models.
+
+Times are epoch milliseconds, UTC. Inputs may also give an ISO-8601 string with a UTC offset;
+naive times are refused because plant clocks without a zone cannot be placed on the timeline.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from schemas.states import is_known_state
+
+SCHEMA_VERSION = 1
+MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+
+
+def _to_epoch_ms(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            msg = f"time {value!r} is not ISO-8601; send epoch milliseconds or e.g. 2026-01-31T06:00:00Z"
+            raise ValueError(msg) from exc
+        if parsed.tzinfo is None:
+            msg = f"time {value!r} has no UTC offset; add 'Z' or '+01:00'"
+            raise ValueError(msg)
+        return round(parsed.timestamp() * 1000)
+    if isinstance(value, bool):
+        msg = "time must be epoch milliseconds, not a boolean"
+        raise ValueError(msg)
+    return value
+
+
+EpochMs = Annotated[int, BeforeValidator(_to_epoch_ms), Field(ge=MIN_TIME_MS, le=MAX_TIME_MS)]
+AssetPath = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,3}$",
+        description="plant/line/station/machine (a prefix names a plant, line or station)",
+    ),
+]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Quality = Literal["good", "uncertain", "bad"]
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+class ProductionContext(BaseModel):
+    """What was being built, where and by whom when an event happened."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vin: str | None = None
+    station: str | None = None
+    operator: str | None = None
+    work_order: str | None = None
+    product: str | None = None
+    shift: str | None = None
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: Annotated[str, Field(min_length=1, max_length=64)] = Field(default_factory=new_event_id)
+    time: EpochMs
+    asset: AssetPath
+    context: ProductionContext | None = None
+
+    @property
+    def machine_key(self) -> str:
+        return self.asset
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        msg = "value must be a finite number (NaN and infinity are not measurements)"
+        raise ValueError(msg)
+    return value
+
+
+class SensorReading(Event):
+    """One value of one sensor (slow sensors: temperature, current, RFID, vision results)."""
+
+    kind: Literal["sensor.reading"] = "sensor.reading"
+    sensor: Name
+    value: float
+    unit: str = ""
+    quality: Quality = "good"
+
+    _check_value = field_validator("value")(_finite)
+
+
+class SensorBatch(Event):
+    """Many equally spaced samples of one fast sensor; `time` is the first sample's time."""
+
+    kind: Literal["sensor.batch"] = "sensor.batch"
+    sensor: Name
+    sample_rate_hz: Annotated[float, Field(gt=0, le=1_000_000)]
+    values: Annotated[list[float], Field(min_length=1, max_length=1_000_000)]
+    unit: str = ""
+    quality: Quality = "good"
+
+    @field_validator("values")
+    @classmethod
+    def _all_finite(cls, values: list[float]) -> list[float]:
+        if not all(math.isfinite(v) for v in values):
+            msg = "values must all be finite numbers (NaN and infinity are not measurements)"
+            raise ValueError(msg)
+        return values
+
+    @property
+    def end_time(self) -> int:
+        return self.time + round(len(self.values) * 1000 / self.sample_rate_hz)
+
+
+class MachineState(Event):
+    """The machine entered `state` (UMH-compatible code, see schemas.states) at `time`."""
+
+    kind: Literal["machine.state"] = "machine.state"
+    state: int
+    reason: str | None = None
+
+    @field_validator("state")
+    @classmethod
+    def _known(cls, state: int) -> int:
+        if not is_known_state(state):
+            msg = f"state {state} is not a known state code; use 10000..220000 (see schemas.states)"
+            raise ValueError(msg)
+        return state
+
+
+class ProductionCount(Event):
+    """Parts made since the previous count event (a delta)."""
+
+    kind: Literal["machine.count"] = "machine.count"
+    good: Annotated[int, Field(ge=0)] = 0
+    scrap: Annotated[int, Field(ge=0)] = 0
+    rework: Annotated[int, Field(ge=0)] = 0
+
+
+class PlcCounter(Event):
+    """A cumulative PLC counter reading; it may wrap or be reset to zero."""
+
+    kind: Literal["machine.counter"] = "machine.counter"
+    counter: Literal["good", "scrap"]
+    value: Annotated[int, Field(ge=0)]
+
+
+class WorkOrderStarted(Event):
+    kind: Literal["mes.work_order.started"] = "mes.work_order.started"
+    work_order: Name
+    product: Name
+    ideal_cycle_time_s: Annotated[float, Field(gt=0, le=86_400)]
+    planned_quantity: Annotated[int, Field(ge=0)] = 0
+
+
+class WorkOrderEnded(Event):
+    kind: Literal["mes.work_order.ended"] = "mes.work_order.ended"
+    work_order: Name
+
+
+class ShiftStarted(Event):
+    kind: Literal["mes.shift.started"] = "mes.shift.started"
+    shift: Name
+
+
+class ShiftEnded(Event):
+    kind: Literal["mes.shift.ended"] = "mes.shift.ended"
+    shift: Name
+
+
+class PlannedStopStarted(Event):
+    """A planned stop (break, planned maintenance, meeting): excluded from planned time."""
+
+    kind: Literal["mes.planned_stop.started"] = "mes.planned_stop.started"
+    reason: Name
+
+
+class PlannedStopEnded(Event):
+    kind: Literal["mes.planned_stop.ended"] = "mes.planned_stop.ended"
+    reason: Name
+
+
+class VehicleAtStation(Event):
+    kind: Literal["mes.vehicle.at_station"] = "mes.vehicle.at_station"
+    vin: Annotated[str, Field(pattern=r"^[A-HJ-NPR-Z0-9]{17}$")]
+    action: Literal["arrived", "left"] = "arrived"
+
+
+class OperatorLogin(Event):
+    kind: Literal["mes.operator.login"] = "mes.operator.login"
+    operator: Name
+
+
+class OperatorLogout(Event):
+    kind: Literal["mes.operator.logout"] = "mes.operator.logout"
+    operator: Name
+
+
+class OeeResult(Event):
+    """OEE of one asset over [window_start, window_end); `time` is the window start."""
+
+    kind: Literal["oee.result"] = "oee.result"
+    window_start: EpochMs
+    window_end: EpochMs
+    window: str
+    version: Annotated[int, Field(ge=0)]
+    provisional: bool
+    availability: float | None
+    performance: float | None
+    quality: float | None
+    oee: float | None
+    planned_time_s: float
+    run_time_s: float
+    unknown_time_s: float
+    excluded_time_s: float
+    ideal_time_s: float
+    good: int
+    scrap: int
+    total: int
+    performance_over_one: bool = False
+    losses_s: dict[str, float] = Field(default_factory=dict)
+
+
+class AnomalyScore(Event):
+    kind: Literal["anomaly.score"] = "anomaly.score"
+    sensor: Name
+    score: Annotated[float, Field(ge=0, le=1)]
+    threshold: float
+    is_anomaly: bool
+    warming_up: bool
+    features: dict[str, float] = Field(default_factory=dict)
+
+
+Severity = Literal["info", "warning", "critical"]
+AlertStatus = Literal["raised", "updated", "cleared"]
+
+
+class Alert(Event):
+    """One step of an alert episode; raised, updated and cleared share `alert_id`."""
+
+    kind: Literal["alert"] = "alert"
+    alert_id: Name
+    alert_kind: Literal["anomaly", "machine_down", "oee_below_target", "sensor_silent", "data_quality"]
+    status: AlertStatus
+    severity: Severity
+    source: Name
+    message: str
+    value: float | None = None
+    threshold: float | None = None
+    raised_at: EpochMs
+
+
+class DeadLetter(Event):
+    """A message the pipeline could not use, with the reason and where it came from."""
+
+    kind: Literal["dead_letter"] = "dead_letter"
+    source_topic: str
+    partition: int
+    offset: int
+    reason: str
+    error_type: str
+    payload: str
+    key: str | None = None
+
+
+IngestEvent = (
+    SensorReading
+    | SensorBatch
+    | MachineState
+    | ProductionCount
+    | PlcCounter
+    | WorkOrderStarted
+    | WorkOrderEnded
+    | ShiftStarted
+    | ShiftEnded
+    | PlannedStopStarted
+    | PlannedStopEnded
+    | VehicleAtStation
+    | OperatorLogin
+    | OperatorLogout
+)
+AnyEvent = IngestEvent | OeeResult | AnomalyScore | Alert | DeadLetter
+
+MachineEvent = MachineState | ProductionCount | PlcCounter
+MesEvent = (
+    WorkOrderStarted
+    | WorkOrderEnded
+    | ShiftStarted
+    | ShiftEnded
+    | PlannedStopStarted
+    | PlannedStopEnded
+    | VehicleAtStation
+    | OperatorLogin
+    | OperatorLogout
+)
+SensorEvent = SensorReading | SensorBatch

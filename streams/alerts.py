@@ -1,0 +1,109 @@
+"""Alert episodes with hysteresis: raised -> updated -> cleared under one alert id."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.events import Alert, ProductionContext, Severity
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """How many consecutive bad observations raise an episode and good ones clear it."""
+
+    kind: str
+    severity: Severity = "warning"
+    raise_after: int = 3
+    clear_after: int = 10
+    update_every: int = 60
+
+
+@dataclass
+class _Episode:
+    alert_id: str | None = None
+    raised_at: int = 0
+    bad_run: int = 0
+    good_run: int = 0
+    bad_total: int = 0
+    worst: float | None = None
+
+
+@dataclass
+class AlertEpisodes:
+    """Tracks one episode per source (sensor or machine) for one alert kind."""
+
+    policy: AlertPolicy
+    _episodes: dict[str, _Episode] = field(default_factory=dict)
+
+    def active(self, source: str) -> bool:
+        episode = self._episodes.get(source)
+        return episode is not None and episode.alert_id is not None
+
+    def observe(
+        self,
+        *,
+        source: str,
+        asset: str,
+        time: int,
+        bad: bool,
+        value: float | None,
+        threshold: float | None,
+        message: str,
+        context: ProductionContext | None = None,
+    ) -> Alert | None:
+        episode = self._episodes.setdefault(source, _Episode())
+        if bad:
+            episode.bad_run += 1
+            episode.good_run = 0
+        else:
+            episode.good_run += 1
+            episode.bad_run = 0
+        status = self._transition(episode, source, time, bad, value)
+        if status is None or episode.alert_id is None:
+            return None
+        alert = Alert(
+            time=time,
+            asset=asset,
+            context=context,
+            alert_id=episode.alert_id,
+            alert_kind=self.policy.kind,  # type: ignore[arg-type]
+            status=status,
+            severity=self.policy.severity,
+            source=source,
+            message=message,
+            value=value,
+            threshold=threshold,
+            raised_at=episode.raised_at,
+        )
+        if status == "cleared":
+            self._episodes[source] = _Episode()
+        return alert
+
+    def _transition(
+        self, episode: _Episode, source: str, time: int, bad: bool, value: float | None
+    ) -> str | None:
+        if episode.alert_id is None:
+            if bad and episode.bad_run >= self.policy.raise_after:
+                episode.alert_id = _alert_id(self.policy.kind, source, time)
+                episode.raised_at = time
+                episode.bad_total = episode.bad_run
+                episode.worst = value
+                return "raised"
+            return None
+        if not bad:
+            return "cleared" if episode.good_run >= self.policy.clear_after else None
+        episode.bad_total += 1
+        if value is not None and (episode.worst is None or value > episode.worst):
+            episode.worst = value
+        if episode.bad_total % self.policy.update_every == 0:
+            return "updated"
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: vars(v) for k, v in self._episodes.items()}
+
+
+def _alert_id(kind: str, source: str, time: int) -> str:
+    return hashlib.sha1(f"{kind}|{source}|{time}".encode(), usedforsecurity=False).hexdigest()[:20]

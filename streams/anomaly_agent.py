@@ -1,0 +1,97 @@
+"""Scores every sensor observation online and turns sustained anomalies into alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.types import EventT
+
+from schemas import topics
+from schemas.codec import decode_sensor, encode
+from schemas.events import Alert, AnomalyScore, SensorBatch, SensorEvent
+from schemas.exceptions import InvalidEventError
+from streams import metrics
+from streams.alerts import AlertEpisodes, AlertPolicy
+from streams.anomaly import DetectorSettings, SensorDetector
+from streams.app import Pipeline, now_ms
+from streams.features import per_second_features
+from streams.quality import TimeLimits, check_event_time
+
+
+def observations(event: SensorEvent) -> list[tuple[int, dict[str, float]]]:
+    """(time, features) to score: a slow reading's value, or a batch's per-second features."""
+    if isinstance(event, SensorBatch):
+        return [(s.second, s.as_model_input())
+                for s in per_second_features(event.time, event.sample_rate_hz, event.values)]
+    return [(event.time, {"value": event.value})]
+
+
+class AnomalyProcessor:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        worker = pipeline.worker
+        self.settings = DetectorSettings(worker.anomaly_window, worker.anomaly_warmup,
+                                         worker.anomaly_threshold)
+        self.limits = TimeLimits(int(worker.max_future_s * 1000), int(worker.max_event_age_s * 1000))
+        self.detectors: dict[str, SensorDetector] = {}
+        self.episodes = AlertEpisodes(AlertPolicy("anomaly", "warning", worker.alert_raise_after,
+                                                  worker.alert_clear_after))
+
+    def detector(self, sensor_key: str) -> SensorDetector:
+        if sensor_key not in self.detectors:
+            self.detectors[sensor_key] = SensorDetector(self.settings)
+        return self.detectors[sensor_key]
+
+    async def handle(self, event: EventT) -> None:
+        metrics.EVENTS_IN.labels("anomaly", event.message.topic).inc()
+        try:
+            decoded = decode_sensor(event.value)
+            check_event_time(decoded, now_ms(), self.limits)
+        except InvalidEventError as error:
+            await self.pipeline.dead_letter(event, error)
+            return
+        if decoded.quality == "bad":
+            return
+        for score, alert in self.score(decoded):
+            await self.pipeline.send(topics.ANOMALY_SCORES, score.asset, encode(score))
+            if alert is not None:
+                metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
+                self.pipeline.count("alerts")
+                await self.pipeline.send(topics.ALERTS, alert.asset, encode(alert))
+
+    def score(self, event: SensorEvent) -> list[tuple[AnomalyScore, Alert | None]]:
+        sensor_key = f"{event.asset}|{event.sensor}"
+        detector = self.detector(sensor_key)
+        results = []
+        for time, features in observations(event):
+            scored = detector.observe(features)
+            metrics.ANOMALY_SCORED.inc()
+            score = AnomalyScore(
+                id=f"{sensor_key}|{time}", time=time, asset=event.asset, context=event.context,
+                sensor=event.sensor, score=scored.score, threshold=self.settings.threshold,
+                is_anomaly=scored.is_anomaly, warming_up=scored.warming_up, features=features,
+            )
+            alert = self.episodes.observe(
+                source=event.sensor, asset=event.asset, time=time, bad=scored.is_anomaly,
+                value=scored.score, threshold=self.settings.threshold, context=event.context,
+                message=f"{event.sensor} on {event.asset} behaves unlike its recent past "
+                f"(score {scored.score:.4f})" if scored.is_anomaly
+                else f"{event.sensor} on {event.asset} is back to normal",
+            )
+            results.append((score, alert))
+        metrics.MODELS_WARMING.set(sum(1 for d in self.detectors.values()
+                                       if d.learned < self.settings.warmup))
+        return results
+
+
+def register(pipeline: Pipeline) -> AnomalyProcessor:
+    processor = AnomalyProcessor(pipeline)
+    source = pipeline.topic(topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
+
+    @pipeline.app.agent(source, name="score_sensor_data")
+    async def score_sensor_data(stream: Any) -> None:
+        """Online anomaly score per sensor; sustained anomalies raise alerts."""
+        async for event in stream.events():
+            await processor.handle(event)
+
+    return processor

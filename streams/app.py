@@ -1,0 +1,155 @@
+"""The Faust application: topics, tables, the dead-letter helper and the HTTP endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from aiohttp import web as aioweb
+from faust.types import EventT
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from schemas import topics
+from schemas.codec import encode
+from schemas.events import DeadLetter
+from schemas.exceptions import InvalidEventError
+from streams import metrics
+from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
+from streams.store import Store, StoreError, migrate, open_store, output_format, require_schema
+
+log = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _credentials(kafka: KafkaSettings) -> Any:
+    if kafka.sasl_mechanism is None:
+        return kafka.ssl_context()
+    password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+    if kafka.sasl_mechanism == "PLAIN":
+        return faust.SASLCredentials(username=kafka.sasl_username, password=password,
+                                     ssl_context=kafka.ssl_context())
+    return faust.SASLCredentials(username=kafka.sasl_username, password=password,
+                                 mechanism=kafka.sasl_mechanism, ssl_context=kafka.ssl_context())
+
+
+@dataclass
+class Pipeline:
+    """Everything the agents share."""
+
+    app: faust.App
+    kafka: KafkaSettings
+    worker: WorkerSettings
+    store_settings: StoreSettings
+    store: Store | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+    _out_topics: dict[str, faust.TopicT] = field(default_factory=dict)
+
+    def topic(self, *names: str) -> faust.TopicT:
+        return self.app.topic(*names, key_serializer="raw", value_serializer="raw",
+                              partitions=self.kafka.partitions)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + amount
+
+    async def send(self, topic: str, key: str, value: bytes, partition: int | None = None) -> None:
+        if topic not in self._out_topics:
+            self._out_topics[topic] = self.app.topic(
+                topic, key_serializer="raw", value_serializer="raw")
+        await self._out_topics[topic].send(key=key.encode(), value=value, partition=partition)
+        metrics.EVENTS_OUT.labels(topic).inc()
+
+    async def dead_letter(self, event: EventT, error: InvalidEventError) -> None:
+        message = event.message
+        payload = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
+        key = message.key.decode(errors="replace") if isinstance(message.key, bytes) else None
+        letter = DeadLetter(
+            time=now_ms(), asset=_asset_or_unknown(key), source_topic=message.topic,
+            partition=message.partition, offset=message.offset, reason=error.reason,
+            error_type=error.error_type, payload=payload.decode(errors="replace")[:100_000],
+            key=key,
+        )
+        metrics.DEAD_LETTERS.labels(message.topic, error.error_type).inc()
+        self.count("dead_letters")
+        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition,
+                    message.offset, error.reason)
+        await self.send(topics.DEAD_LETTERS, letter.asset, encode(letter))
+
+
+def _asset_or_unknown(key: str | None) -> str:
+    import re
+
+    if key and re.fullmatch(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,3}", key):
+        return key
+    return "unknown"
+
+
+def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> Pipeline:
+    app = faust.App(
+        worker.app_id,
+        broker=kafka.faust_broker_url(),
+        broker_credentials=_credentials(kafka),
+        store="memory://",
+        web_host=worker.web_host,
+        web_port=worker.web_port,
+        topic_partitions=kafka.partitions,
+        topic_replication_factor=kafka.replication_factor,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_compression_type="lz4",
+        producer_max_request_size=8 * 1024 * 1024,
+        consumer_max_fetch_size=16 * 1024 * 1024,
+        stream_wait_empty=False,
+        table_standby_replicas=0,
+        web_enabled=True,
+        datadir=str(store.data_dir / "faust"),
+    )
+    pipeline = Pipeline(app=app, kafka=kafka, worker=worker, store_settings=store)
+    _add_views(pipeline)
+    return pipeline
+
+
+def open_pipeline_store(pipeline: Pipeline) -> Store:
+    """Open ClickHouse; the embedded engine is migrated in place, a server must be migrated."""
+    store = open_store(pipeline.store_settings)
+    if pipeline.store_settings.clickhouse_url is None:
+        migrate(store)
+    require_schema(store)
+    pipeline.store = store
+    return store
+
+
+def _add_views(pipeline: Pipeline) -> None:
+    app = pipeline.app
+
+    @app.page("/metrics")
+    async def metrics_view(web: Any, request: Any) -> Any:
+        return aioweb.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.page("/health")
+    async def health_view(web: Any, request: Any) -> Any:
+        assigned = len(app.consumer.assignment()) if app.consumer else 0
+        ready = pipeline.store is not None and assigned > 0
+        body = {"ready": ready, "assigned_partitions": assigned, "counters": pipeline.counters}
+        return web.json(body, status=200 if ready else 503)
+
+    @app.page("/query")
+    async def query_view(web: Any, request: Any) -> Any:
+        payload = await request.json()
+        sql = str(payload.get("sql", ""))
+        try:
+            fmt = output_format(str(payload.get("format", "table")))
+            if pipeline.store is None:
+                return web.json({"error": "the store is still opening; try again"}, status=503)
+            result = await asyncio.to_thread(pipeline.store.query_bytes, sql, fmt)
+        except StoreError as exc:
+            return web.json({"error": str(exc)}, status=400)
+        return web.bytes(result, content_type="application/octet-stream")

@@ -1,0 +1,150 @@
+"""The `linepulse` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+
+from schemas.exceptions import LinePulseError
+from streams.cliargs import add_settings_flags, settings_from_args
+from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings, WorkerSettings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="linepulse", description="Live OEE and anomaly alerts for automotive plants.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="simulated plant -> Kafka -> worker -> ClickHouse, live")
+    demo.add_argument("--duration", type=float, default=None,
+                      help="stop cleanly after this many seconds (default: until Ctrl-C)")
+    demo.add_argument("--broker", choices=("tansu", "external"), default="tansu",
+                      help="start the bundled Tansu broker, or use LINEPULSE_KAFKA_BOOTSTRAP")
+    for cls in (StoreSettings, SimulatorSettings, KafkaSettings):
+        add_settings_flags(demo, cls)
+
+    worker = commands.add_parser("worker", help="run the stream processors and the sink")
+    for cls in (KafkaSettings, WorkerSettings, StoreSettings):
+        add_settings_flags(worker, cls)
+
+    simulate = commands.add_parser("simulate", help="publish a simulated plant to Kafka")
+    simulate.add_argument("--duration", type=float, default=None, help="seconds to run")
+    for cls in (KafkaSettings, SimulatorSettings):
+        add_settings_flags(simulate, cls)
+
+    topics = commands.add_parser("topics", help="create LinePulse's topics on the broker")
+    add_settings_flags(topics, KafkaSettings)
+
+    query = commands.add_parser("query", help="run SQL on the store (also while a demo runs)")
+    query.add_argument("sql", help="the SQL statement")
+    query.add_argument("--format", choices=("table", "csv", "json", "tsv"), default="table",
+                       help="output format (default: table)")
+    add_settings_flags(query, StoreSettings)
+
+    db = commands.add_parser("db", help="manage the ClickHouse schema")
+    db.add_argument("action", choices=("migrate", "version"))
+    add_settings_flags(db, StoreSettings)
+
+    broker = commands.add_parser("broker", help="run a local broker in the foreground")
+    broker.add_argument("kind", choices=("kafka", "tansu", "fetch"))
+    broker.add_argument("--port", type=int, default=9092, help="listener port (default: 9092)")
+    return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from streams.demo import DEMO_FAULTS, DemoOptions, run_demo
+
+    faults = None if "LINEPULSE_SIM_FAULTS" in os.environ else DEMO_FAULTS
+    simulator = settings_from_args(SimulatorSettings, args, faults=getattr(
+        args, "SimulatorSettings.faults") or faults)
+    options = DemoOptions(duration_s=args.duration, broker=args.broker)
+    return run_demo(options, settings_from_args(KafkaSettings, args),
+                    settings_from_args(StoreSettings, args), simulator)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+
+    worker = settings_from_args(WorkerSettings, args)
+    sys.argv = [sys.argv[0]]  # Faust's worker reads argv; it has been parsed already
+    run_worker(settings_from_args(KafkaSettings, args), worker,
+               settings_from_args(StoreSettings, args))
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import time
+
+    from connectors.publisher import Publisher
+    from connectors.simulator.plant import PlantSimulator
+    from connectors.simulator.run import run_realtime
+
+    kafka = settings_from_args(KafkaSettings, args)
+    now = int(time.time() * 1000)
+    simulator = PlantSimulator(settings_from_args(SimulatorSettings, args), now - now % 1000)
+    stop = threading.Event()
+    try:
+        count = run_realtime(simulator, Publisher(kafka.confluent_config()), args.duration, stop)
+    except KeyboardInterrupt:
+        stop.set()
+        return 0
+    print(f"published {count} events")
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from connectors.topics import ensure_topics
+
+    kafka = settings_from_args(KafkaSettings, args)
+    created = ensure_topics(kafka.confluent_config(), kafka.partitions, kafka.replication_factor)
+    print("created: " + (", ".join(created) if created else "nothing, all topics exist"))
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from streams.query_client import run_query
+
+    result = run_query(settings_from_args(StoreSettings, args), args.sql, args.format)
+    sys.stdout.write(result.decode(errors="replace"))
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from streams.store import migrate, open_store, schema_version
+
+    store = open_store(settings_from_args(StoreSettings, args))
+    try:
+        if args.action == "migrate":
+            applied = migrate(store)
+            print(f"applied: {applied or 'nothing, schema is current'}")
+        print(f"schema version: {schema_version(store)}")
+    finally:
+        store.close()
+    return 0
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from connectors.broker import main as broker_main
+
+    return broker_main([args.kind, str(args.port)])
+
+
+COMMANDS = {"demo": _demo, "worker": _worker, "simulate": _simulate, "topics": _topics,
+            "query": _query, "db": _db, "broker": _broker}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except LinePulseError as error:
+        print(f"linepulse {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

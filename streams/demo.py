@@ -1,0 +1,212 @@
+"""`linepulse demo`: broker, simulated plant, worker and store in one command, with a live view."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from connectors.broker import RunningBroker, free_port, start_tansu
+from connectors.publisher import Publisher
+from connectors.simulator.plant import PlantSimulator
+from connectors.topics import consumer_lag, ensure_topics
+from schemas import topics
+from streams.query_client import query_worker, running_owner
+from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings, WorkerSettings
+from streams.store import StoreError, open_store
+
+DEMO_FAULTS = "spike:m1:50:8,drift:m2:70"
+
+LIVE_OEE_SQL = """
+SELECT asset,
+       argMax(window_start, (window_start, version)) AS window,
+       argMax(provisional, (window_start, version)) AS live,
+       round(argMax(availability, (window_start, version)), 3) AS A,
+       round(argMax(performance, (window_start, version)), 3) AS P,
+       round(argMax(quality, (window_start, version)), 3) AS Q,
+       round(argMax(oee, (window_start, version)), 3) AS OEE,
+       argMax(total, (window_start, version)) AS parts
+FROM linepulse.oee_windows GROUP BY asset ORDER BY asset
+"""
+LINE_OEE_SQL = """
+SELECT arrayStringConcat(arraySlice(splitByChar('/', asset), 1, 2), '/') AS line,
+       round(sum(run_time_s) / nullIf(sum(planned_time_s), 0), 3) AS A,
+       round(sum(ideal_time_s) / nullIf(sum(run_time_s), 0), 3) AS P,
+       round(sum(good) / nullIf(sum(total), 0), 3) AS Q,
+       round(A * P * Q, 3) AS OEE, sum(total) AS parts
+FROM linepulse.oee_windows FINAL WHERE provisional = 0 GROUP BY line ORDER BY line
+"""
+ALERTS_SQL = """
+SELECT formatDateTime(time, '%H:%i:%S') AS at, alert_kind AS kind, status, severity, asset, source
+FROM linepulse.alerts ORDER BY time DESC LIMIT 6
+"""
+COUNTS_SQL = """
+SELECT (SELECT count() FROM linepulse.dead_letters) AS dead_letters,
+       (SELECT count() FROM linepulse.alerts) AS alert_steps,
+       (SELECT count() FROM linepulse.sensor_readings) AS readings,
+       (SELECT count() FROM linepulse.sensor_seconds) AS vibration_seconds,
+       (SELECT count() FROM linepulse.oee_windows) AS oee_rows
+"""
+
+
+@dataclass
+class DemoOptions:
+    duration_s: float | None
+    broker: str = "tansu"
+    bad_event_every_s: float = 30.0
+
+
+def _start_worker(kafka: KafkaSettings, store: StoreSettings, port: int, log_path: Path,
+                  app_id: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "LINEPULSE_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "LINEPULSE_KAFKA_PARTITIONS": str(kafka.partitions),
+        "LINEPULSE_DATA_DIR": str(store.data_dir),
+        "LINEPULSE_WEB_PORT": str(port),
+        "LINEPULSE_APP_ID": app_id,
+    }
+    env.setdefault("LINEPULSE_ALLOWED_LATENESS_S", "5")
+    env.setdefault("LINEPULSE_ANOMALY_WARMUP", "30")
+    env.setdefault("LINEPULSE_MACHINE_DOWN_AFTER_S", "120")
+    log = open(log_path, "ab")  # noqa: SIM115
+    return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
+                            stdout=log, stderr=log, start_new_session=True)
+
+
+def _wait_for_owner(store: StoreSettings, worker: subprocess.Popen[bytes], timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            msg = f"the worker exited with code {worker.returncode}; see {store.data_dir}/worker.log"
+            raise StoreError(msg)
+        owner = running_owner(store.data_dir)
+        if owner is not None:
+            return owner
+        time.sleep(0.3)
+    msg = f"the worker did not open the store within {timeout_s:.0f} s; see {store.data_dir}/worker.log"
+    raise StoreError(msg)
+
+
+def _render(owner: dict, published: int, rate: float, elapsed: float) -> str:
+    def block(title: str, sql: str) -> str:
+        try:
+            body = query_worker(owner, sql, "table", timeout_s=10).decode().rstrip()
+        except (StoreError, OSError) as exc:
+            body = f"  (not available yet: {exc})"
+        return f"{title}\n{body or '  (nothing yet)'}"
+
+    header = (f"LinePulse demo — {elapsed:5.0f} s — {published} events published, "
+              f"{rate:,.0f} events/s")
+    return "\n\n".join([
+        header,
+        block("OEE per machine (latest window; live = provisional)", LIVE_OEE_SQL),
+        block("OEE per line (closed windows)", LINE_OEE_SQL),
+        block("Latest alerts", ALERTS_SQL),
+        block("Counts (dead letters = rejected input)", COUNTS_SQL),
+    ])
+
+
+def _bad_event(now_ms: int) -> bytes:
+    """What a misconfigured PLC sends: a reading whose value is text, not a number."""
+    return orjson.dumps({"kind": "sensor.reading", "time": now_ms, "asset": "plant1/line1/st1/m1",
+                         "sensor": "m1.temperature", "value": "41,7 °C"})
+
+
+def _drain(kafka: KafkaSettings, app_id: str, timeout_s: float) -> int:
+    names = [t.name for t in topics.topic_specs(kafka.partitions) if t.name != topics.WINDOW_TICKS]
+    deadline = time.monotonic() + timeout_s
+    lag = -1
+    while time.monotonic() < deadline:
+        lag = consumer_lag(kafka.confluent_config(), app_id, names)
+        if lag == 0:
+            return 0
+        time.sleep(1.0)
+    return lag
+
+
+def run_demo(options: DemoOptions, kafka: KafkaSettings, store: StoreSettings,
+             simulator_settings: SimulatorSettings) -> int:
+    store.data_dir.mkdir(parents=True, exist_ok=True)
+    broker: RunningBroker | None = None
+    if options.broker == "tansu" and "LINEPULSE_KAFKA_BOOTSTRAP" not in os.environ:
+        broker = start_tansu(log_path=store.data_dir / "broker.log")
+        kafka = kafka.model_copy(update={"bootstrap": broker.bootstrap})
+    app_id = f"linepulse-demo-{int(time.time())}"
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker = None
+    try:
+        ensure_topics(kafka.confluent_config(), kafka.partitions)
+        port = free_port()
+        worker = _start_worker(kafka, store, port, store.data_dir / "worker.log", app_id)
+        owner = _wait_for_owner(store, worker, 90)
+        published = _simulate(options, kafka, simulator_settings, owner, stop)
+        print(f"\nstopping: {published} events published; waiting for the worker to store them",
+              flush=True)
+        lag = _drain(kafka, app_id, 90)
+        if lag:
+            print(f"warning: {lag} messages were still unprocessed when the demo stopped", flush=True)
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        if broker is not None:
+            broker.stop()
+    _print_summary(store)
+    return 0
+
+
+def _simulate(options: DemoOptions, kafka: KafkaSettings, settings: SimulatorSettings,
+              owner: dict, stop: threading.Event) -> int:
+    now = int(time.time() * 1000)
+    simulator = PlantSimulator(settings, now - now % 1000)
+    publisher = Publisher(kafka.confluent_config())
+    started = time.monotonic()
+    last_view = last_bad = started
+    published = published_at_view = 0
+    interactive = sys.stdout.isatty()
+    while not stop.is_set():
+        elapsed = time.monotonic() - started
+        if options.duration_s is not None and elapsed >= options.duration_s:
+            break
+        for event in simulator.advance(int(time.time() * 1000)):
+            publisher.publish(event)
+            published += 1
+        if time.monotonic() - last_bad >= options.bad_event_every_s:
+            publisher.send(topics.SENSOR_READINGS, "plant1/line1/st1/m1",
+                           _bad_event(int(time.time() * 1000)))
+            last_bad = time.monotonic()
+        if time.monotonic() - last_view >= (2.0 if interactive else 10.0):
+            rate = (published - published_at_view) / (time.monotonic() - last_view)
+            view = _render(owner, published, rate, elapsed)
+            print(("\x1b[2J\x1b[H" if interactive else "\n") + view, flush=True)
+            last_view, published_at_view = time.monotonic(), published
+        stop.wait(0.1)
+    publisher.flush()
+    return published
+
+
+def _print_summary(settings: StoreSettings) -> None:
+    with contextlib.suppress(StoreError):
+        store = open_store(settings)
+        try:
+            print("\nClosed OEE windows per line:")
+            print(store.query_bytes(LINE_OEE_SQL, "PrettyCompactMonoBlock").decode())
+            print(store.query_bytes(COUNTS_SQL, "PrettyCompactMonoBlock").decode())
+        finally:
+            store.close()
+    print(f"Data is in {settings.data_dir}; query it with: "
+          f"linepulse query --data-dir {settings.data_dir} \"SELECT ...\"")

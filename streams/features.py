@@ -1,0 +1,85 @@
+"""Vectorised features of fast-sensor sample batches, per second of samples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class SecondFeatures:
+    """Summary of the samples of one sensor in one second (`second` is epoch ms, floored)."""
+
+    second: int
+    samples: int
+    mean: float
+    minimum: float
+    maximum: float
+    rms: float
+    peak: float
+    crest_factor: float
+    kurtosis: float
+    band_energy: tuple[float, float, float]
+
+    def as_model_input(self) -> dict[str, float]:
+        low, mid, high = self.band_energy
+        return {
+            "rms": self.rms,
+            "peak": self.peak,
+            "crest_factor": self.crest_factor,
+            "kurtosis": self.kurtosis,
+            "band_low": low,
+            "band_mid": mid,
+            "band_high": high,
+        }
+
+
+def _band_energy(samples: FloatArray) -> tuple[float, float, float]:
+    """Share of spectral energy (mean removed) in the low, middle and high third of the band."""
+    if samples.size < 6:
+        return (0.0, 0.0, 0.0)
+    power = np.abs(np.fft.rfft(samples - samples.mean())) ** 2
+    total = float(power.sum())
+    if total <= 0.0:
+        return (0.0, 0.0, 0.0)
+    low, mid, high = np.array_split(power, 3)
+    return (float(low.sum() / total), float(mid.sum() / total), float(high.sum() / total))
+
+
+def _features(second: int, samples: FloatArray) -> SecondFeatures:
+    mean = float(samples.mean())
+    rms = float(np.sqrt(np.mean(samples * samples)))
+    peak = float(np.max(np.abs(samples)))
+    centred = samples - mean
+    variance = float(np.mean(centred * centred))
+    kurtosis = float(np.mean(centred**4) / variance**2) if variance > 0 else 0.0
+    return SecondFeatures(
+        second=second,
+        samples=int(samples.size),
+        mean=mean,
+        minimum=float(samples.min()),
+        maximum=float(samples.max()),
+        rms=rms,
+        peak=peak,
+        crest_factor=peak / rms if rms > 0 else 0.0,
+        kurtosis=kurtosis,
+        band_energy=_band_energy(samples),
+    )
+
+
+def per_second_features(start_ms: int, sample_rate_hz: float, values: list[float]) -> list[SecondFeatures]:
+    """Split a batch into whole UTC seconds of sample time and summarise each."""
+    samples = np.asarray(values, dtype=np.float64)
+    times = start_ms + (np.arange(samples.size) * (1000.0 / sample_rate_hz)).astype(np.int64)
+    seconds = times - times % 1000
+    boundaries = np.flatnonzero(np.diff(seconds)) + 1
+    result = []
+    for chunk_start, chunk in zip(
+        np.concatenate(([0], boundaries)), np.split(samples, boundaries), strict=True
+    ):
+        result.append(_features(int(seconds[chunk_start]), chunk))
+    return result

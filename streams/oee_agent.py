@@ -1,0 +1,191 @@
+"""Per-machine OEE over tumbling event-time windows, closed by partition watermarks.
+
+The agent joins machine events, MES events and ticks (all co-partitioned by asset). Ticks come
+from a leader timer to every partition, so that windows close in stream context (and their state
+changes reach the changelog) even when a machine sends nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from faust.types import EventT
+
+from schemas import topics
+from schemas.codec import decode_machine, decode_mes, encode
+from schemas.events import OeeResult, ProductionContext
+from schemas.exceptions import InvalidEventError
+from streams import metrics
+from streams.alerts import AlertEpisodes, AlertPolicy
+from streams.app import Pipeline, now_ms
+from streams.oee import DEFAULT_CATEGORIES, ratios
+from streams.quality import TimeLimits, check_event_time
+from streams.windows import ClosedWindow, MachineWindows, PartitionClock, TooLateError, WindowInput
+
+log = logging.getLogger(__name__)
+
+_WINDOW_KINDS = {
+    "machine.state", "machine.count", "machine.counter", "mes.work_order.started",
+    "mes.work_order.ended", "mes.planned_stop.started", "mes.planned_stop.ended",
+}
+
+
+def window_label(window_ms: int) -> str:
+    seconds = window_ms // 1000
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+def oee_result(window: ClosedWindow, version: int, label: str) -> OeeResult:
+    totals = window.totals
+    figures = ratios(totals)
+    return OeeResult(
+        id=f"{window.asset}|{label}|{window.start}|{version}",
+        time=window.start, asset=window.asset, window_start=window.start, window_end=window.end,
+        window=label, version=version, provisional=window.provisional,
+        availability=figures.availability, performance=figures.performance,
+        quality=figures.quality, oee=figures.oee, planned_time_s=totals.planned_time_s,
+        run_time_s=totals.run_time_s, unknown_time_s=totals.unknown_time_s,
+        excluded_time_s=totals.excluded_time_s, ideal_time_s=totals.ideal_time_s,
+        good=totals.good, scrap=totals.scrap, total=totals.total,
+        performance_over_one=figures.performance_over_one, losses_s=totals.losses_s,
+    )
+
+
+class OeeProcessor:
+    """Holds the table handles and settings; each method is one step of the agent."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        settings = pipeline.worker
+        self.window_ms = settings.oee_window_s * 1000
+        self.label = window_label(self.window_ms)
+        self.lateness_ms = int(settings.allowed_lateness_s * 1000)
+        self.idle_ms = int(settings.idle_timeout_s * 1000)
+        self.provisional_ms = int(settings.provisional_every_s * 1000)
+        self.limits = TimeLimits(int(settings.max_future_s * 1000),
+                                 int(settings.max_event_age_s * 1000))
+        self.table = pipeline.app.Table("linepulse-oee-state", default=None,
+                                        partitions=pipeline.kafka.partitions,
+                                        key_type=str, value_type=Any)
+        self.down_alerts = AlertEpisodes(AlertPolicy("machine_down", "critical", 1, 1, 10**9))
+        self.last_provisional: dict[int, int] = {}
+
+    def _clock(self, partition: int) -> PartitionClock:
+        data = self.table.get(f"__clock__/{partition}")
+        if data is None:
+            return PartitionClock(self.lateness_ms, self.idle_ms)
+        return PartitionClock.from_dict(data)
+
+    def _machines(self, partition: int) -> list[str]:
+        return list(self.table.get(f"__machines__/{partition}") or [])
+
+    def _windows(self, asset: str) -> MachineWindows:
+        data = self.table.get(asset)
+        return MachineWindows.from_dict(data) if data else MachineWindows(asset, self.window_ms)
+
+    async def handle(self, event: EventT) -> None:
+        message = event.message
+        metrics.EVENTS_IN.labels("oee", message.topic).inc()
+        if message.topic == topics.WINDOW_TICKS:
+            tick = orjson.loads(event.value)
+            await self.on_tick(message.partition, int(tick["time"]))
+            return
+        try:
+            decoded = (decode_machine if message.topic == topics.MACHINE_EVENTS else decode_mes)(
+                event.value)
+            check_event_time(decoded, now_ms(), self.limits)
+        except InvalidEventError as error:
+            await self.pipeline.dead_letter(event, error)
+            return
+        if decoded.kind not in _WINDOW_KINDS:
+            return
+        await self.on_event(event, message.partition, decoded)  # type: ignore[arg-type]
+
+    async def on_event(self, event: EventT, partition: int, decoded: WindowInput) -> None:
+        windows = self._windows(decoded.asset)
+        try:
+            windows.add(decoded)
+        except TooLateError as error:
+            metrics.LATE_EVENTS.inc()
+            await self.pipeline.dead_letter(event, InvalidEventError(str(error), "too_late"))
+            return
+        machines = self._machines(partition)
+        if decoded.asset not in machines:
+            self.table[f"__machines__/{partition}"] = [*machines, decoded.asset]
+        clock = self._clock(partition)
+        clock.observe(decoded.time, now_ms())
+        self.table[f"__clock__/{partition}"] = clock.to_dict()
+        self.table[decoded.asset] = windows.to_dict()
+
+    async def on_tick(self, partition: int, tick_ms: int) -> None:
+        clock = self._clock(partition)
+        watermark = clock.advance(tick_ms)
+        if watermark is None:
+            return
+        self.table[f"__clock__/{partition}"] = clock.to_dict()
+        metrics.WATERMARK_DELAY.labels(str(partition)).set((tick_ms - watermark) / 1000)
+        emit_provisional = tick_ms - self.last_provisional.get(partition, 0) >= self.provisional_ms
+        if emit_provisional:
+            self.last_provisional[partition] = tick_ms
+        for asset in self._machines(partition):
+            windows = self._windows(asset)
+            closed = windows.close(watermark, DEFAULT_CATEGORIES)
+            for window in closed:
+                await self._emit(window, version=watermark)
+            if closed:
+                self.table[asset] = windows.to_dict()
+            if emit_provisional and clock.max_event_time is not None:
+                current = windows.provisional(clock.max_event_time, DEFAULT_CATEGORIES)
+                if current is not None:
+                    await self._emit(current, version=watermark)
+            await self._check_down(windows, clock.max_event_time or tick_ms)
+
+    async def _emit(self, window: ClosedWindow, version: int) -> None:
+        result = oee_result(window, max(version, 0), self.label)
+        metrics.OEE_WINDOWS.labels(str(window.provisional).lower()).inc()
+        self.pipeline.count("oee_rows")
+        await self.pipeline.send(topics.OEE_RESULTS, result.asset, encode(result))
+
+    async def _check_down(self, windows: MachineWindows, observed_ms: int) -> None:
+        if not windows.states:
+            return
+        since, state = windows.states[-1]
+        category, name = DEFAULT_CATEGORIES.categorise(state, (observed_ms - since) / 1000)
+        down_s = (observed_ms - since) / 1000
+        bad = category == "availability_loss" and down_s >= self.pipeline.worker.machine_down_after_s
+        alert = self.down_alerts.observe(
+            source=windows.asset, asset=windows.asset, time=observed_ms, bad=bad,
+            value=down_s if bad else None, threshold=self.pipeline.worker.machine_down_after_s,
+            message=f"{windows.asset} stopped ({name}) for {down_s:.0f} s" if bad
+            else f"{windows.asset} is running again",
+            context=ProductionContext(station=windows.asset.rsplit("/", 1)[0]),
+        )
+        if alert is not None:
+            metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
+            await self.pipeline.send(topics.ALERTS, alert.asset, encode(alert))
+
+
+def register(pipeline: Pipeline) -> OeeProcessor:
+    processor = OeeProcessor(pipeline)
+    app = pipeline.app
+    source = pipeline.topic(topics.MACHINE_EVENTS, topics.MES_EVENTS, topics.WINDOW_TICKS)
+
+    @app.agent(source, name="compute_machine_oee")
+    async def compute_machine_oee(stream: Any) -> None:
+        """Per-machine OEE over tumbling event-time windows."""
+        async for event in stream.events():
+            await processor.handle(event)
+
+    @app.timer(pipeline.worker.tick_interval_s, on_leader=True)
+    async def send_window_ticks() -> None:
+        tick = orjson.dumps({"time": now_ms()})
+        for partition in range(pipeline.kafka.partitions):
+            await pipeline.send(topics.WINDOW_TICKS, "tick", tick, partition=partition)
+
+    return processor

@@ -1,0 +1,115 @@
+"""Settings of every component: each field has an env var and a command-line flag."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINEPULSE_KAFKA_", frozen=True)
+
+    bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,...]")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how clients talk to the brokers"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism when the protocol is SASL_*"
+    )
+    sasl_username: str | None = Field(None, description="SASL user name")
+    sasl_password: SecretStr | None = Field(None, description="SASL password")
+    ssl_ca_file: Path | None = Field(None, description="CA certificate (PEM) for TLS")
+    ssl_cert_file: Path | None = Field(None, description="client certificate (PEM) for mTLS")
+    ssl_key_file: Path | None = Field(None, description="client key (PEM) for mTLS")
+    partitions: int = Field(4, ge=1, description="partitions of every LinePulse topic")
+    replication_factor: int = Field(1, ge=1, description="replication factor of created topics")
+
+    def confluent_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            config["sasl.mechanism"] = self.sasl_mechanism
+            config["sasl.username"] = self.sasl_username or ""
+            config["sasl.password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else ""
+            )
+        for key, path in (
+            ("ssl.ca.location", self.ssl_ca_file),
+            ("ssl.certificate.location", self.ssl_cert_file),
+            ("ssl.key.location", self.ssl_key_file),
+        ):
+            if path is not None:
+                config[key] = str(path)
+        return config
+
+    def faust_broker_url(self) -> str:
+        return ";".join(f"kafka://{server.strip()}" for server in self.bootstrap.split(","))
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if self.security_protocol not in ("SSL", "SASL_SSL"):
+            return None
+        context = ssl.create_default_context(
+            cafile=str(self.ssl_ca_file) if self.ssl_ca_file else None
+        )
+        if self.ssl_cert_file and self.ssl_key_file:
+            context.load_cert_chain(str(self.ssl_cert_file), str(self.ssl_key_file))
+        return context
+
+
+class StoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINEPULSE_", frozen=True)
+
+    data_dir: Path = Field(Path(".linepulse"), description="where the embedded ClickHouse keeps its files")
+    clickhouse_url: str | None = Field(
+        None, description="a ClickHouse server (http[s]://host:port); unset = embedded chdb"
+    )
+    clickhouse_user: str = Field("default", description="ClickHouse server user")
+    clickhouse_password: SecretStr | None = Field(None, description="ClickHouse server password")
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.data_dir / "clickhouse"
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINEPULSE_", frozen=True)
+
+    app_id: str = Field("linepulse", description="Faust application id (consumer group)")
+    web_host: str = Field("127.0.0.1", description="address of the worker's HTTP endpoint")
+    web_port: int = Field(6066, description="port of the worker's HTTP endpoint (query, metrics)")
+    oee_window_s: int = Field(60, ge=1, description="length of the tumbling OEE window")
+    allowed_lateness_s: float = Field(30.0, ge=0, description="how late an event may arrive")
+    idle_timeout_s: float = Field(5.0, ge=0, description="idle time before the wall clock drives a partition's watermark")
+    tick_interval_s: float = Field(1.0, gt=0, description="how often windows are checked for closing")
+    provisional_every_s: float = Field(5.0, gt=0, description="cadence of provisional OEE rows")
+    sink_batch_rows: int = Field(5000, ge=1, description="rows per ClickHouse insert at most")
+    sink_batch_s: float = Field(1.0, gt=0, description="longest wait before a partial batch is written")
+    max_future_s: float = Field(300.0, ge=0, description="event times further ahead are refused")
+    max_event_age_s: float = Field(7 * 86400.0, gt=0, description="event times older are refused")
+    anomaly_threshold: float = Field(0.9995, gt=0, le=1, description="score at which an observation is anomalous")
+    anomaly_warmup: int = Field(60, ge=1, description="observations per sensor before any alert")
+    anomaly_window: int = Field(600, ge=10, description="observations the detector remembers")
+    alert_raise_after: int = Field(3, ge=1, description="consecutive anomalous observations that raise an alert")
+    alert_clear_after: int = Field(10, ge=1, description="consecutive normal observations that clear it")
+    machine_down_after_s: float = Field(300.0, gt=0, description="stop length that raises a machine-down alert")
+    log_level: str = Field("info", description="worker log level")
+
+
+class SimulatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINEPULSE_SIM_", frozen=True)
+
+    plant: str = Field("plant1", description="plant name in asset paths")
+    lines: int = Field(2, ge=1, description="assembly lines")
+    machines: int = Field(6, ge=1, description="machines in the plant, spread over the lines")
+    seed: int = Field(7, description="random seed; the same seed gives the same plant")
+    vibration_rate_hz: int = Field(1000, ge=10, description="sample rate of vibration sensors")
+    current_rate_hz: int = Field(10, ge=1, description="sample rate of motor current sensors")
+    faults: str = Field(
+        "", description="faults to inject, e.g. 'spike:m1:30,drift:m2:60,stuck:m3:20,silent:m4:40' (kind:machine:at_s[:for_s])"
+    )

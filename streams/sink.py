@@ -1,0 +1,94 @@
+"""Writes every topic's events to ClickHouse in batches; offsets are committed after the insert."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from faust.types import EventT
+
+from schemas import topics
+from schemas.codec import decode_any
+from schemas.exceptions import InvalidEventError
+from streams import metrics
+from streams.app import Pipeline
+from streams.rows import Row, rows_of
+from streams.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+SINK_TOPICS = (
+    topics.SENSOR_READINGS, topics.SENSOR_BATCHES, topics.MACHINE_EVENTS, topics.MES_EVENTS,
+    topics.OEE_RESULTS, topics.ANOMALY_SCORES, topics.ALERTS, topics.DEAD_LETTERS,
+)
+_MAX_BACKOFF_S = 30.0
+
+
+def rows_by_table(values: list[bytes]) -> tuple[dict[str, list[Row]], int]:
+    """Rows per table of a batch, and how many messages could not be decoded (the agent that
+    owns each input topic dead-letters those)."""
+    tables: dict[str, list[Row]] = defaultdict(list)
+    skipped = 0
+    for value in values:
+        try:
+            event = decode_any(value)
+        except InvalidEventError:
+            skipped += 1
+            continue
+        for table, row in rows_of(event):
+            tables[table].append(row)
+    return tables, skipped
+
+
+def _insert_with_retry(store: Store, tables: dict[str, list[Row]]) -> None:
+    backoff = 0.5
+    pending = dict(tables)
+    while pending:
+        table, rows = next(iter(pending.items()))
+        try:
+            store.insert_rows(table, rows)
+        except StoreError as error:
+            metrics.SINK_RETRIES.inc()
+            log.warning("insert of %d rows into %s failed, retrying in %.1f s: %s",
+                        len(rows), table, backoff, error)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF_S)
+            continue
+        metrics.SINK_ROWS.labels(table).inc(len(rows))
+        del pending[table]
+
+
+def write_batch(store: Store, values: list[bytes]) -> int:
+    tables, skipped = rows_by_table(values)
+    metrics.SINK_SKIPPED.inc(skipped)
+    rows = sum(len(r) for r in tables.values())
+    with metrics.SINK_BATCH_SECONDS.time():
+        _insert_with_retry(store, tables)
+    metrics.SINK_BATCH_ROWS.observe(rows)
+    return rows
+
+
+def register(pipeline: Pipeline) -> None:
+    source = pipeline.topic(*SINK_TOPICS)
+    worker = pipeline.worker
+
+    @pipeline.app.agent(source, name="store_events")
+    async def store_events(stream: Any) -> None:
+        """Batch every event into ClickHouse; offsets advance only after the rows are stored."""
+        async for batch in stream.take_events(worker.sink_batch_rows, within=worker.sink_batch_s):
+            store = pipeline.store
+            while store is None:
+                await asyncio.sleep(0.2)
+                store = pipeline.store
+            values = [e.value for e in batch if isinstance(e.value, bytes)]
+            for event in batch:
+                _count_in(event)
+            rows = await asyncio.to_thread(write_batch, store, values)
+            pipeline.count("sink_rows", rows)
+
+
+def _count_in(event: EventT) -> None:
+    metrics.EVENTS_IN.labels("sink", event.message.topic).inc()

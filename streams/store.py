@@ -1,0 +1,205 @@
+"""ClickHouse access: embedded chdb by default, a ClickHouse server through clickhouse-connect.
+
+Both take the same SQL and the same JSONEachRow inserts, so everything above this module is one
+code path.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from schemas.exceptions import LinePulseError
+from streams.settings import StoreSettings
+
+DATABASE = "linepulse"
+_FORMATS = {"csv": "CSVWithNames", "json": "JSONEachRow", "table": "PrettyCompactMonoBlock",
+            "tsv": "TabSeparatedWithNames", "parquet": "Parquet"}
+
+
+class StoreError(LinePulseError):
+    """ClickHouse refused a statement or could not be reached."""
+
+
+class Store(Protocol):
+    def execute(self, sql: str) -> None: ...
+
+    def query_bytes(self, sql: str, fmt: str = "JSONEachRow") -> bytes: ...
+
+    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def query_rows(store: Store, sql: str) -> list[dict[str, Any]]:
+    raw = store.query_bytes(sql, "JSONEachRow")
+    return [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+
+
+def output_format(name: str) -> str:
+    try:
+        return _FORMATS[name]
+    except KeyError:
+        msg = f"unknown output format {name!r}; choose one of {', '.join(_FORMATS)}"
+        raise StoreError(msg) from None
+
+
+def _json_rows(rows: list[dict[str, Any]]) -> bytes:
+    return b"\n".join(orjson.dumps(row) for row in rows)
+
+
+class EmbeddedStore:
+    """chdb in this process, its files under the data dir (one process per data dir)."""
+
+    def __init__(self, path: Path) -> None:
+        from chdb import session
+
+        path.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._session = session.Session(str(path))
+        except Exception as exc:
+            msg = (
+                f"cannot open the embedded ClickHouse at {path}: {exc}. Another LinePulse process "
+                "may own it: query through that process, or use another --data-dir"
+            )
+            raise StoreError(msg) from exc
+
+    def _run(self, sql: str, fmt: str = "CSV") -> bytes:
+        with self._lock:
+            try:
+                result = self._session.query(sql, fmt)
+            except Exception as exc:
+                msg = f"ClickHouse refused: {exc}"
+                raise StoreError(msg) from exc
+        return bytes(result.bytes()) if result is not None else b""
+
+    def execute(self, sql: str) -> None:
+        self._run(sql)
+
+    def query_bytes(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
+        return self._run(sql, fmt)
+
+    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self._run(f"INSERT INTO {table} FORMAT JSONEachRow\n" + _json_rows(rows).decode())
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+
+class ServerStore:
+    """A ClickHouse server over HTTP(S) with clickhouse-connect."""
+
+    def __init__(self, settings: StoreSettings) -> None:
+        import clickhouse_connect
+
+        assert settings.clickhouse_url is not None
+        password = settings.clickhouse_password
+        try:
+            self._client = clickhouse_connect.get_client(
+                dsn=settings.clickhouse_url,
+                username=settings.clickhouse_user,
+                password=password.get_secret_value() if password else "",
+            )
+        except Exception as exc:
+            msg = f"cannot reach ClickHouse at {settings.clickhouse_url}: {exc}"
+            raise StoreError(msg) from exc
+
+    def execute(self, sql: str) -> None:
+        try:
+            self._client.command(sql)
+        except Exception as exc:
+            msg = f"ClickHouse refused: {exc}"
+            raise StoreError(msg) from exc
+
+    def query_bytes(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
+        try:
+            return bytes(self._client.raw_query(sql, fmt=fmt))
+        except Exception as exc:
+            msg = f"ClickHouse refused: {exc}"
+            raise StoreError(msg) from exc
+
+    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        try:
+            self._client.raw_insert(table, insert_block=_json_rows(rows), fmt="JSONEachRow")
+        except Exception as exc:
+            msg = f"ClickHouse refused the insert into {table}: {exc}"
+            raise StoreError(msg) from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def open_store(settings: StoreSettings) -> Store:
+    if settings.clickhouse_url:
+        return ServerStore(settings)
+    return EmbeddedStore(settings.chdb_path)
+
+
+def _migration_files() -> list[tuple[int, str, str]]:
+    files = []
+    for entry in resources.files("schemas").joinpath("migrations").iterdir():
+        match = re.match(r"^(\d+)_(.+)\.sql$", entry.name)
+        if match:
+            files.append((int(match.group(1)), match.group(2), entry.read_text()))
+    return sorted(files)
+
+
+def _statements(sql: str) -> list[str]:
+    without_comments = "\n".join(
+        line for line in sql.splitlines() if not line.strip().startswith("--")
+    )
+    return [s.strip() for s in without_comments.split(";") if s.strip()]
+
+
+def latest_schema_version() -> int:
+    return max(version for version, _, _ in _migration_files())
+
+
+def migrate(store: Store) -> list[int]:
+    """Apply the migrations not yet recorded; returns the versions applied now."""
+    store.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    store.execute(
+        f"CREATE TABLE IF NOT EXISTS {DATABASE}.schema_migrations (version UInt32, name String, "
+        "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
+    )
+    done = {row["version"] for row in query_rows(store, f"SELECT version FROM {DATABASE}.schema_migrations")}
+    applied = []
+    for version, name, sql in _migration_files():
+        if version in done:
+            continue
+        for statement in _statements(sql):
+            store.execute(statement)
+        store.insert_rows(f"{DATABASE}.schema_migrations", [{"version": version, "name": name}])
+        applied.append(version)
+    return applied
+
+
+def schema_version(store: Store) -> int:
+    try:
+        rows = query_rows(store, f"SELECT max(version) AS v FROM {DATABASE}.schema_migrations")
+    except StoreError:
+        return 0
+    return int(rows[0]["v"]) if rows else 0
+
+
+def require_schema(store: Store) -> None:
+    """Refuse to write to a store whose schema this version does not know."""
+    found, expected = schema_version(store), latest_schema_version()
+    if found != expected:
+        msg = (
+            f"ClickHouse schema is at version {found}, this LinePulse expects {expected}: "
+            "run `linepulse db migrate`" if found < expected else
+            f"ClickHouse schema is at version {found}, newer than this LinePulse ({expected}): "
+            "upgrade LinePulse"
+        )
+        raise StoreError(msg)

@@ -1,0 +1,248 @@
+"""Event-time tumbling windows of one machine's states and counts, and partition watermarks.
+
+Pure and serialisable (to_dict/from_dict), so that the Faust agent can keep it in a changelogged
+table and a restarted worker resumes where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.events import (
+    MachineState,
+    PlannedStopEnded,
+    PlannedStopStarted,
+    PlcCounter,
+    ProductionCount,
+    WorkOrderEnded,
+    WorkOrderStarted,
+)
+from schemas.exceptions import LinePulseError
+from streams.oee import (
+    DEFAULT_CATEGORIES,
+    Count,
+    OeeTotals,
+    PlannedStop,
+    StateCategories,
+    StateChange,
+    counter_deltas,
+    window_totals,
+)
+
+WindowInput = (
+    MachineState
+    | ProductionCount
+    | PlcCounter
+    | WorkOrderStarted
+    | WorkOrderEnded
+    | PlannedStopStarted
+    | PlannedStopEnded
+)
+
+
+class TooLateError(LinePulseError):
+    """An event belongs to a window that has already been closed and emitted."""
+
+
+def window_start(time_ms: int, window_ms: int) -> int:
+    return time_ms - time_ms % window_ms
+
+
+@dataclass(frozen=True)
+class ClosedWindow:
+    asset: str
+    start: int
+    end: int
+    totals: OeeTotals
+    provisional: bool
+
+
+def _insert_sorted(rows: list[list[Any]], row: list[Any]) -> None:
+    bisect.insort_right(rows, row, key=lambda r: r[0])
+
+
+def _keep_from(rows: list[list[Any]], cut: int, keep_last_before: bool) -> list[list[Any]]:
+    later = [r for r in rows if r[0] >= cut]
+    if keep_last_before:
+        earlier = [r for r in rows if r[0] < cut]
+        if earlier:
+            return [earlier[-1], *later]
+    return later
+
+
+@dataclass
+class MachineWindows:
+    """Buffered events of one machine for its open windows."""
+
+    asset: str
+    window_ms: int
+    closed_until: int | None = None
+    states: list[list[Any]] = field(default_factory=list)  # [time, state]
+    counts: list[list[Any]] = field(default_factory=list)  # [time, good, scrap]
+    counters: dict[str, list[list[Any]]] = field(default_factory=dict)  # name -> [time, value]
+    orders: list[list[Any]] = field(default_factory=list)  # [time, ideal_cycle_time_s | None]
+    stops: list[list[Any]] = field(default_factory=list)  # [time, reason, started 1|0]
+    first_time: int | None = None
+
+    def add(self, event: WindowInput) -> None:
+        if self.closed_until is not None and event.time < self.closed_until:
+            msg = (
+                f"event at {event.time} for {self.asset} is older than its closed window end "
+                f"{self.closed_until}; raise the allowed lateness if such delays are normal"
+            )
+            raise TooLateError(msg)
+        if self.first_time is None or event.time < self.first_time:
+            self.first_time = event.time
+        if isinstance(event, MachineState):
+            _insert_sorted(self.states, [event.time, event.state])
+        elif isinstance(event, ProductionCount):
+            _insert_sorted(self.counts, [event.time, event.good, event.scrap])
+        elif isinstance(event, PlcCounter):
+            _insert_sorted(self.counters.setdefault(event.counter, []), [event.time, event.value])
+        elif isinstance(event, WorkOrderStarted):
+            _insert_sorted(self.orders, [event.time, event.ideal_cycle_time_s])
+        elif isinstance(event, WorkOrderEnded):
+            _insert_sorted(self.orders, [event.time, None])
+        elif isinstance(event, PlannedStopStarted):
+            _insert_sorted(self.stops, [event.time, event.reason, 1])
+        else:
+            _insert_sorted(self.stops, [event.time, event.reason, 0])
+
+    def _cycle_time_at(self, time_ms: int) -> float | None:
+        index = bisect.bisect_right(self.orders, time_ms, key=lambda r: r[0]) - 1
+        return self.orders[index][1] if index >= 0 else None
+
+    def _all_counts(self) -> list[Count]:
+        counts = [Count(t, good, scrap, self._cycle_time_at(t)) for t, good, scrap in self.counts]
+        for name, readings in self.counters.items():
+            for t, delta in counter_deltas([(r[0], r[1]) for r in readings], None):
+                good, scrap = (delta, 0) if name == "good" else (0, delta)
+                counts.append(Count(t, good, scrap, self._cycle_time_at(t)))
+        return counts
+
+    def _planned_stops(self, until: int) -> list[PlannedStop]:
+        open_since: dict[str, int] = {}
+        intervals = []
+        for t, reason, started in self.stops:
+            if started:
+                open_since.setdefault(reason, t)
+            elif reason in open_since:
+                intervals.append(PlannedStop(open_since.pop(reason), t, reason))
+        intervals.extend(PlannedStop(t, max(until, t), r) for r, t in open_since.items())
+        return intervals
+
+    def totals(self, start: int, end: int, categories: StateCategories) -> OeeTotals:
+        states = [StateChange(t, s) for t, s in self.states if t < end]
+        return window_totals(
+            start, end, states, self._all_counts(), self._planned_stops(end), categories
+        )
+
+    def next_window_start(self) -> int | None:
+        if self.closed_until is not None:
+            return self.closed_until
+        if self.first_time is None:
+            return None
+        return window_start(self.first_time, self.window_ms)
+
+    def close(
+        self, watermark: int, categories: StateCategories = DEFAULT_CATEGORIES, limit: int = 1440
+    ) -> list[ClosedWindow]:
+        """Emit every window that ends at or before `watermark`, then forget what it held."""
+        start = self.next_window_start()
+        closed: list[ClosedWindow] = []
+        while start is not None and start + self.window_ms <= watermark and len(closed) < limit:
+            end = start + self.window_ms
+            closed.append(ClosedWindow(self.asset, start, end, self.totals(start, end, categories),
+                                       provisional=False))
+            start = end
+        if closed:
+            self._forget_before(closed[-1].end)
+        return closed
+
+    def provisional(
+        self, observed_until: int, categories: StateCategories = DEFAULT_CATEGORIES
+    ) -> ClosedWindow | None:
+        """The open window containing `observed_until`, computed over its elapsed part."""
+        start = self.next_window_start()
+        if start is None or observed_until <= start:
+            return None
+        start = max(start, window_start(observed_until - 1, self.window_ms))
+        end = start + self.window_ms
+        totals = self.totals(start, min(end, observed_until), categories)
+        return ClosedWindow(self.asset, start, end, totals, provisional=True)
+
+    def _forget_before(self, cut: int) -> None:
+        self.closed_until = cut
+        self.states = _keep_from(self.states, cut, keep_last_before=True)
+        self.counts = _keep_from(self.counts, cut, keep_last_before=False)
+        self.orders = _keep_from(self.orders, cut, keep_last_before=True)
+        self.counters = {
+            name: _keep_from(rows, cut, keep_last_before=True) for name, rows in self.counters.items()
+        }
+        still_open = self._planned_stops(cut)
+        self.stops = [
+            *([s.start, s.reason, 1] for s in still_open if s.end >= cut and s.start < cut),
+            *(r for r in self.stops if r[0] >= cut),
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "asset": self.asset,
+            "window_ms": self.window_ms,
+            "closed_until": self.closed_until,
+            "first_time": self.first_time,
+            "states": self.states,
+            "counts": self.counts,
+            "counters": self.counters,
+            "orders": self.orders,
+            "stops": self.stops,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MachineWindows:
+        return cls(**data)
+
+
+@dataclass
+class PartitionClock:
+    """Watermark of one partition: newest event time minus the allowed lateness, advanced by
+    the wall clock while the partition is idle so that silent machines' windows still close."""
+
+    lateness_ms: int
+    idle_ms: int
+    max_event_time: int | None = None
+    last_arrival_ms: int | None = None
+    watermark: int | None = None
+
+    def observe(self, event_time: int, arrival_ms: int) -> None:
+        if self.max_event_time is None or event_time > self.max_event_time:
+            self.max_event_time = event_time
+        self.last_arrival_ms = arrival_ms
+        self._raise_to(self.max_event_time - self.lateness_ms)
+
+    def advance(self, now_ms: int) -> int | None:
+        if self.max_event_time is None or self.last_arrival_ms is None:
+            return self.watermark
+        idle = now_ms - self.last_arrival_ms - self.idle_ms
+        if idle > 0:
+            self._raise_to(self.max_event_time - self.lateness_ms + idle)
+        return self.watermark
+
+    def _raise_to(self, candidate: int) -> None:
+        if self.watermark is None or candidate > self.watermark:
+            self.watermark = candidate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lateness_ms": self.lateness_ms,
+            "idle_ms": self.idle_ms,
+            "max_event_time": self.max_event_time,
+            "last_arrival_ms": self.last_arrival_ms,
+            "watermark": self.watermark,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PartitionClock:
+        return cls(**data)

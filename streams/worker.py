@@ -1,0 +1,43 @@
+"""Builds the whole Faust worker: agents, the ClickHouse store and its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+from mode import Service
+
+from streams import anomaly_agent, oee_agent, sink
+from streams.app import Pipeline, create_app, open_pipeline_store
+from streams.query_client import remove_owner, write_owner
+from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_pipeline(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> Pipeline:
+    pipeline = create_app(kafka, worker, store)
+    oee_agent.register(pipeline)
+    anomaly_agent.register(pipeline)
+    sink.register(pipeline)
+
+    @pipeline.app.service
+    class StoreService(Service):
+        async def on_start(self) -> None:
+            await asyncio.to_thread(open_pipeline_store, pipeline)
+            if store.clickhouse_url is None:
+                write_owner(store.data_dir, worker.web_host, worker.web_port)
+            log.info("ClickHouse store open (%s)", store.clickhouse_url or store.chdb_path)
+
+        async def on_stop(self) -> None:
+            remove_owner(store.data_dir)
+            if pipeline.store is not None:
+                pipeline.store.close()
+
+    return pipeline
+
+
+def run_worker(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> None:
+    pipeline = build_pipeline(kafka, worker, store)
+    faust.Worker(pipeline.app, loglevel=worker.log_level).execute_from_commandline()
