@@ -61,7 +61,7 @@ def consumer_lag(kafka_config: dict[str, Any], group: str, names: list[str],
         lag = 0
         for tp in consumer.committed(partitions, timeout=timeout_s):
             _, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
-            lag += high - (tp.offset if tp.offset >= 0 else 0)
+            lag += max(0, high - (tp.offset if tp.offset >= 0 else 0))
         return lag
     finally:
         consumer.close()

@@ -7,15 +7,24 @@ from typing import Any
 from faust.types import EventT
 
 from schemas import topics
-from schemas.codec import decode_sensor, encode
-from schemas.events import Alert, AnomalyScore, SensorBatch, SensorEvent
+from schemas.codec import decode_machine, decode_sensor, encode
+from schemas.events import Alert, AnomalyScore, MachineState, SensorBatch, SensorEvent
 from schemas.exceptions import InvalidEventError
+from schemas.states import State, state_family
 from streams import metrics
 from streams.alerts import AlertEpisodes, AlertPolicy
 from streams.anomaly import DetectorSettings, SensorDetector
 from streams.app import Pipeline, now_ms
 from streams.features import per_second_features
 from streams.quality import TimeLimits, check_event_time
+
+RUNNING_FAMILIES = frozenset({State.PRODUCING, State.REDUCED_SPEED})
+
+
+def operating_mode(state: int) -> str:
+    """Sensors behave differently while a machine runs and while it stands still; each mode
+    gets its own model so that a normal stop is not an anomaly."""
+    return "running" if state_family(state) in RUNNING_FAMILIES else "stopped"
 
 
 def observations(event: SensorEvent) -> list[tuple[int, dict[str, float]]]:
@@ -34,6 +43,7 @@ class AnomalyProcessor:
                                          worker.anomaly_threshold)
         self.limits = TimeLimits(int(worker.max_future_s * 1000), int(worker.max_event_age_s * 1000))
         self.detectors: dict[str, SensorDetector] = {}
+        self.modes: dict[str, str] = {}
         self.episodes = AlertEpisodes(AlertPolicy("anomaly", "warning", worker.alert_raise_after,
                                                   worker.alert_clear_after))
 
@@ -42,8 +52,20 @@ class AnomalyProcessor:
             self.detectors[sensor_key] = SensorDetector(self.settings)
         return self.detectors[sensor_key]
 
+    def track_mode(self, raw: bytes) -> None:
+        """Follow machine states (invalid ones are dead-lettered by the OEE agent)."""
+        try:
+            decoded = decode_machine(raw)
+        except InvalidEventError:
+            return
+        if isinstance(decoded, MachineState):
+            self.modes[decoded.asset] = operating_mode(decoded.state)
+
     async def handle(self, event: EventT) -> None:
         metrics.EVENTS_IN.labels("anomaly", event.message.topic).inc()
+        if event.message.topic == topics.MACHINE_EVENTS:
+            self.track_mode(event.value)
+            return
         try:
             decoded = decode_sensor(event.value)
             check_event_time(decoded, now_ms(), self.limits)
@@ -61,7 +83,7 @@ class AnomalyProcessor:
 
     def score(self, event: SensorEvent) -> list[tuple[AnomalyScore, Alert | None]]:
         sensor_key = f"{event.asset}|{event.sensor}"
-        detector = self.detector(sensor_key)
+        detector = self.detector(f"{sensor_key}|{self.modes.get(event.asset, 'running')}")
         results = []
         for time, features in observations(event):
             scored = detector.observe(features)
@@ -86,7 +108,7 @@ class AnomalyProcessor:
 
 def register(pipeline: Pipeline) -> AnomalyProcessor:
     processor = AnomalyProcessor(pipeline)
-    source = pipeline.topic(topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
+    source = pipeline.topic(topics.SENSOR_READINGS, topics.SENSOR_BATCHES, topics.MACHINE_EVENTS)
 
     @pipeline.app.agent(source, name="score_sensor_data")
     async def score_sensor_data(stream: Any) -> None:

@@ -142,14 +142,17 @@ def _add_views(pipeline: Pipeline) -> None:
         return web.json(body, status=200 if ready else 503)
 
     @app.page("/query")
-    async def query_view(web: Any, request: Any) -> Any:
-        payload = await request.json()
-        sql = str(payload.get("sql", ""))
-        try:
-            fmt = output_format(str(payload.get("format", "table")))
-            if pipeline.store is None:
-                return web.json({"error": "the store is still opening; try again"}, status=503)
-            result = await asyncio.to_thread(pipeline.store.query_bytes, sql, fmt)
-        except StoreError as exc:
-            return web.json({"error": str(exc)}, status=400)
-        return web.bytes(result, content_type="application/octet-stream")
+    class QueryView(faust.web.View):
+        """SQL on the store this worker owns (the embedded engine allows one process)."""
+
+        async def post(self, request: Any) -> Any:
+            payload = await request.json()
+            sql = str(payload.get("sql", ""))
+            try:
+                fmt = output_format(str(payload.get("format", "table")))
+                if pipeline.store is None:
+                    return self.json({"error": "the store is still opening; try again"}, status=503)
+                result = await asyncio.to_thread(pipeline.store.query_bytes, sql, fmt)
+            except StoreError as exc:
+                return self.json({"error": str(exc)}, status=400)
+            return self.bytes(result, content_type="application/octet-stream")

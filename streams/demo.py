@@ -20,7 +20,7 @@ from connectors.simulator.plant import PlantSimulator
 from connectors.topics import consumer_lag, ensure_topics
 from schemas import topics
 from streams.query_client import query_worker, running_owner
-from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings, WorkerSettings
+from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings
 from streams.store import StoreError, open_store
 
 DEMO_FAULTS = "spike:m1:50:8,drift:m2:70"

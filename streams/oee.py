@@ -178,8 +178,8 @@ def _breakpoints(start: int, end: int, states: Sequence[StateChange],
     return sorted(points)
 
 
-def _episode_seconds(states: Sequence[StateChange], index: int, end: int) -> float:
-    following = states[index + 1].time if index + 1 < len(states) else end
+def _episode_seconds(states: Sequence[StateChange], index: int, horizon: int) -> float:
+    following = states[index + 1].time if index + 1 < len(states) else horizon
     return (following - states[index].time) / 1000.0
 
 
@@ -194,13 +194,18 @@ def window_totals(
     counts: Sequence[Count],
     planned_stops: Sequence[PlannedStop] = (),
     categories: StateCategories = DEFAULT_CATEGORIES,
+    horizon: int | None = None,
 ) -> OeeTotals:
     """Figures of [start, end) from the states (sorted by time, the last one before `start`
     included), the counts inside the window and the planned stops overlapping it.
 
     A state lasts until the next state; the last one runs to the window end. Time before the
     first known state is unknown. Planned stops take precedence over the machine's state.
+    States after `end` only tell how long an episode lasted (an unspecified stop of at most
+    `microstop_max_s` is a microstop); the last known state lasts until `horizon` (default
+    `end`), the time up to which the timeline is known.
     """
+    horizon = end if horizon is None else max(horizon, end)
     totals = OeeTotals(window_s=(end - start) / 1000.0)
     state_index = -1
     points = _breakpoints(start, end, states, planned_stops)
@@ -217,7 +222,7 @@ def window_totals(
             totals.unknown_time_s += seconds
             _add_loss(totals.losses_s, "unknown:no_data", seconds)
             continue
-        episode_s = _episode_seconds(states, state_index, end)
+        episode_s = _episode_seconds(states, state_index, horizon)
         category, name = categories.categorise(states[state_index].state, episode_s)
         _add_loss(totals.losses_s, f"{category}:{name}", seconds)
         if category == "unknown":

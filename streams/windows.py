@@ -20,6 +20,7 @@ from schemas.events import (
     WorkOrderStarted,
 )
 from schemas.exceptions import LinePulseError
+from schemas.states import State, state_family
 from streams.oee import (
     DEFAULT_CATEGORIES,
     Count,
@@ -60,7 +61,9 @@ class ClosedWindow:
 
 
 def _insert_sorted(rows: list[list[Any]], row: list[Any]) -> None:
-    bisect.insort_right(rows, row, key=lambda r: r[0])
+    """Keep rows ordered by time, ties by their last column (the event id), so that the
+    order events arrive in never changes the result."""
+    bisect.insort_right(rows, row, key=lambda r: (r[0], str(r[-1])))
 
 
 def _keep_from(rows: list[list[Any]], cut: int, keep_last_before: bool) -> list[list[Any]]:
@@ -79,7 +82,7 @@ class MachineWindows:
     asset: str
     window_ms: int
     closed_until: int | None = None
-    states: list[list[Any]] = field(default_factory=list)  # [time, state]
+    states: list[list[Any]] = field(default_factory=list)  # [time, state, event id]
     counts: list[list[Any]] = field(default_factory=list)  # [time, good, scrap]
     counters: dict[str, list[list[Any]]] = field(default_factory=dict)  # name -> [time, value]
     orders: list[list[Any]] = field(default_factory=list)  # [time, ideal_cycle_time_s | None]
@@ -96,26 +99,28 @@ class MachineWindows:
         if self.first_time is None or event.time < self.first_time:
             self.first_time = event.time
         if isinstance(event, MachineState):
-            _insert_sorted(self.states, [event.time, event.state])
+            _insert_sorted(self.states, [event.time, event.state, event.id])
         elif isinstance(event, ProductionCount):
-            _insert_sorted(self.counts, [event.time, event.good, event.scrap])
+            _insert_sorted(self.counts, [event.time, event.good, event.scrap, event.id])
         elif isinstance(event, PlcCounter):
-            _insert_sorted(self.counters.setdefault(event.counter, []), [event.time, event.value])
+            _insert_sorted(self.counters.setdefault(event.counter, []),
+                           [event.time, event.value, event.id])
         elif isinstance(event, WorkOrderStarted):
-            _insert_sorted(self.orders, [event.time, event.ideal_cycle_time_s])
+            _insert_sorted(self.orders, [event.time, event.ideal_cycle_time_s, event.id])
         elif isinstance(event, WorkOrderEnded):
-            _insert_sorted(self.orders, [event.time, None])
+            _insert_sorted(self.orders, [event.time, None, event.id])
         elif isinstance(event, PlannedStopStarted):
-            _insert_sorted(self.stops, [event.time, event.reason, 1])
+            _insert_sorted(self.stops, [event.time, event.reason, 1, event.id])
         else:
-            _insert_sorted(self.stops, [event.time, event.reason, 0])
+            _insert_sorted(self.stops, [event.time, event.reason, 0, event.id])
 
     def _cycle_time_at(self, time_ms: int) -> float | None:
-        index = bisect.bisect_right(self.orders, time_ms, key=lambda r: r[0]) - 1
+        index = bisect.bisect_right(self.orders, (time_ms, "\uffff"),
+                                    key=lambda r: (r[0], str(r[-1]))) - 1
         return self.orders[index][1] if index >= 0 else None
 
     def _all_counts(self) -> list[Count]:
-        counts = [Count(t, good, scrap, self._cycle_time_at(t)) for t, good, scrap in self.counts]
+        counts = [Count(t, good, scrap, self._cycle_time_at(t)) for t, good, scrap, _ in self.counts]
         for name, readings in self.counters.items():
             for t, delta in counter_deltas([(r[0], r[1]) for r in readings], None):
                 good, scrap = (delta, 0) if name == "good" else (0, delta)
@@ -125,7 +130,7 @@ class MachineWindows:
     def _planned_stops(self, until: int) -> list[PlannedStop]:
         open_since: dict[str, int] = {}
         intervals = []
-        for t, reason, started in self.stops:
+        for t, reason, started, _ in self.stops:
             if started:
                 open_since.setdefault(reason, t)
             elif reason in open_since:
@@ -133,11 +138,20 @@ class MachineWindows:
         intervals.extend(PlannedStop(t, max(until, t), r) for r, t in open_since.items())
         return intervals
 
-    def totals(self, start: int, end: int, categories: StateCategories) -> OeeTotals:
-        states = [StateChange(t, s) for t, s in self.states if t < end]
-        return window_totals(
-            start, end, states, self._all_counts(), self._planned_stops(end), categories
-        )
+    def totals(self, start: int, end: int, categories: StateCategories,
+               horizon: int | None = None) -> OeeTotals:
+        states = [StateChange(t, s) for t, s, _ in self.states]
+        return window_totals(start, end, states, self._all_counts(), self._planned_stops(end),
+                             categories, horizon)
+
+    def _stop_undecided(self, end: int, horizon: int, categories: StateCategories) -> bool:
+        """An unspecified stop still running at `end` whose length decides between microstop
+        and availability loss: its window waits until it ends or outlasts the microstop limit."""
+        if not self.states or self.states[-1][0] >= end:
+            return False
+        since, code = self.states[-1][0], self.states[-1][1]
+        return (state_family(code) == State.UNSPECIFIED_STOP
+                and horizon - since <= categories.microstop_max_s * 1000)
 
     def next_window_start(self) -> int | None:
         if self.closed_until is not None:
@@ -154,8 +168,10 @@ class MachineWindows:
         closed: list[ClosedWindow] = []
         while start is not None and start + self.window_ms <= watermark and len(closed) < limit:
             end = start + self.window_ms
-            closed.append(ClosedWindow(self.asset, start, end, self.totals(start, end, categories),
-                                       provisional=False))
+            if self._stop_undecided(end, watermark, categories):
+                break
+            totals = self.totals(start, end, categories, horizon=watermark)
+            closed.append(ClosedWindow(self.asset, start, end, totals, provisional=False))
             start = end
         if closed:
             self._forget_before(closed[-1].end)
@@ -170,7 +186,7 @@ class MachineWindows:
             return None
         start = max(start, window_start(observed_until - 1, self.window_ms))
         end = start + self.window_ms
-        totals = self.totals(start, min(end, observed_until), categories)
+        totals = self.totals(start, min(end, observed_until), categories, horizon=observed_until)
         return ClosedWindow(self.asset, start, end, totals, provisional=True)
 
     def _forget_before(self, cut: int) -> None:
@@ -183,7 +199,7 @@ class MachineWindows:
         }
         still_open = self._planned_stops(cut)
         self.stops = [
-            *([s.start, s.reason, 1] for s in still_open if s.end >= cut and s.start < cut),
+            *([s.start, s.reason, 1, ""] for s in still_open if s.end >= cut and s.start < cut),
             *(r for r in self.stops if r[0] >= cut),
         ]
 

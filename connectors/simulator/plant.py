@@ -123,10 +123,10 @@ class PlantSimulator:
         self.break_every_ms = int(break_every_s * 1000)
         self.break_length_ms = int(break_length_s * 1000)
         self._rng = random.Random(settings.seed)
-        self.machines = [self._make_machine(i) for i in range(settings.machines)]
-        self._pending: list[IngestEvent] = self._opening_events()
         self._on_break = False
         self._orders = 0
+        self.machines = [self._make_machine(i) for i in range(settings.machines)]
+        self._pending: list[IngestEvent] = self._opening_events()
 
     def _make_machine(self, index: int) -> SimMachine:
         line = f"line{index % self.settings.lines + 1}"

@@ -1,0 +1,166 @@
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.states import State
+from streams.oee import ratios
+from streams.windows import MachineWindows, PartitionClock, TooLateError
+from tests.factories import ASSET, T0, count, counter, order, state, stop
+
+W = 60_000
+CODES = [State.PRODUCING, State.UNSPECIFIED_STOP, State.EQUIPMENT_FAILURE, State.MICROSTOP,
+         State.NO_SHIFT, State.UNKNOWN, State.MATERIAL_ISSUE]
+
+
+def machine_events(draw_states, draw_counts):
+    events = [order(0, 2.0)]
+    events += [state(t, code) for t, code in draw_states]
+    events += [count(t, good, scrap) for t, good, scrap in draw_counts]
+    return events
+
+
+states_st = st.lists(st.tuples(st.floats(0, 179.9), st.sampled_from(CODES)), min_size=1, max_size=25)
+counts_st = st.lists(st.tuples(st.floats(0, 179.9), st.integers(0, 5), st.integers(0, 2)), max_size=40)
+
+
+def closed_rows(events, window_ms=W, watermark=T0 + 180_000):
+    machine = MachineWindows(ASSET, window_ms)
+    for event in events:
+        machine.add(event)
+    return machine.close(watermark)
+
+
+@settings(max_examples=60, deadline=None)
+@given(states_st, counts_st)
+def test_splitting_a_window_and_summing_equals_the_whole(draw_states, draw_counts):
+    events = machine_events(draw_states, draw_counts)
+    whole = closed_rows(events, window_ms=180_000, watermark=T0 + 360_000)
+    parts = closed_rows(events, window_ms=60_000, watermark=T0 + 360_000)
+    assert len(whole) == 2 and len(parts) == 6
+    total = parts[0].totals + parts[1].totals + parts[2].totals
+    w = whole[0].totals
+    assert total.planned_time_s == pytest.approx(w.planned_time_s)
+    assert total.run_time_s == pytest.approx(w.run_time_s)
+    assert total.unknown_time_s == pytest.approx(w.unknown_time_s)
+    assert total.ideal_time_s == pytest.approx(w.ideal_time_s)
+    assert (total.good, total.scrap) == (w.good, w.scrap)
+    for key, seconds in w.losses_s.items():
+        assert total.losses_s[key] == pytest.approx(seconds)
+
+
+@settings(max_examples=60, deadline=None)
+@given(states_st, counts_st, st.randoms(use_true_random=False))
+def test_permuting_event_order_gives_the_same_rows(draw_states, draw_counts, rng):
+    events = machine_events(draw_states, draw_counts)
+    shuffled = list(events)
+    rng.shuffle(shuffled)
+    expected = [(r.start, r.totals) for r in closed_rows(events)]
+    assert [(r.start, r.totals) for r in closed_rows(shuffled)] == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(states_st, counts_st)
+def test_availability_and_quality_stay_within_zero_and_one(draw_states, draw_counts):
+    for row in closed_rows(machine_events(draw_states, draw_counts)):
+        figures = ratios(row.totals)
+        for value in (figures.availability, figures.quality):
+            assert value is None or 0.0 <= value <= 1.0
+
+
+def test_window_waits_while_a_stop_may_still_turn_out_to_be_a_microstop():
+    machine = MachineWindows(ASSET, W)
+    machine.add(state(0, State.PRODUCING))
+    machine.add(state(50, State.UNSPECIFIED_STOP))
+    assert machine.close(T0 + 100_000) == []
+    machine.add(state(110, State.PRODUCING))
+    first, second = machine.close(T0 + 120_000)
+    assert first.totals.losses_s["performance_loss:microstop"] == 10
+    assert second.totals.losses_s["performance_loss:microstop"] == 50
+    long_stop = MachineWindows(ASSET, W)
+    long_stop.add(state(50, State.UNSPECIFIED_STOP))
+    assert long_stop.close(T0 + 170_000) == []
+    first, second = long_stop.close(T0 + 180_000)
+    assert first.totals.losses_s["availability_loss:unspecified_stop"] == 10
+
+
+def test_state_carries_into_windows_of_a_silent_machine():
+    machine = MachineWindows(ASSET, W)
+    machine.add(state(0, State.EQUIPMENT_FAILURE))
+    rows = machine.close(T0 + 3 * W)
+    assert [r.totals.losses_s for r in rows] == [{"availability_loss:equipment_failure": 60.0}] * 3
+
+
+def test_event_older_than_a_closed_window_is_too_late():
+    machine = MachineWindows(ASSET, W)
+    machine.add(state(0, State.PRODUCING))
+    machine.close(T0 + W)
+    with pytest.raises(TooLateError, match="allowed lateness"):
+        machine.add(count(59))
+    machine.add(count(61))
+
+
+def test_state_survives_serialisation_mid_stream():
+    events = [order(0, 1.0), state(0, State.PRODUCING), count(10, 3), counter(5, "good", 100),
+              counter(70, "good", 110), state(80, State.UNSPECIFIED_STOP), count(90, 1, 1),
+              *stop(95, 130)]
+    straight = MachineWindows(ASSET, W)
+    resumed = MachineWindows(ASSET, W)
+    for i, event in enumerate(events):
+        straight.add(event)
+        resumed.add(event)
+        if i == 5:
+            straight.close(T0 + W)
+            resumed.close(T0 + W)
+            resumed = MachineWindows.from_dict(resumed.to_dict())
+    assert straight.close(T0 + 3 * W) == resumed.close(T0 + 3 * W)
+
+
+def test_plc_counter_deltas_attribute_to_their_window_and_survive_a_reset():
+    machine = MachineWindows(ASSET, W)
+    for event in [order(0, 1.0), state(0, State.PRODUCING), counter(1, "good", 500),
+                  counter(50, "good", 510), counter(70, "good", 3), counter(80, "scrap", 9),
+                  counter(90, "scrap", 11)]:
+        machine.add(event)
+    first, second = machine.close(T0 + 2 * W)
+    assert (first.totals.good, first.totals.scrap) == (10, 0)
+    assert (second.totals.good, second.totals.scrap) == (3, 2)
+
+
+def test_planned_stop_spanning_windows_is_excluded_in_both():
+    machine = MachineWindows(ASSET, W)
+    for event in [state(0, State.PRODUCING), *stop(50, 75)]:
+        machine.add(event)
+    first, second = machine.close(T0 + 2 * W)
+    assert first.totals.excluded_time_s == 10
+    assert second.totals.excluded_time_s == 15
+    assert second.totals.planned_time_s == 45
+
+
+def test_provisional_covers_only_the_elapsed_part_of_the_open_window():
+    machine = MachineWindows(ASSET, W)
+    machine.add(state(0, State.PRODUCING))
+    live = machine.provisional(T0 + 20_000)
+    assert live is not None and live.provisional
+    assert live.totals.planned_time_s == 20
+
+
+def test_partition_watermark_follows_events_and_advances_when_idle():
+    clock = PartitionClock(lateness_ms=5000, idle_ms=2000)
+    clock.observe(T0 + 60_000, arrival_ms=1_000_000)
+    assert clock.advance(1_001_000) == T0 + 55_000
+    assert clock.advance(1_010_000) == T0 + 55_000 + 8_000
+    clock.observe(T0 + 10_000, arrival_ms=1_011_000)
+    assert clock.watermark == T0 + 63_000  # never goes back
+
+
+def test_random_plant_day_has_consistent_totals():
+    rng = random.Random(3)
+    events = [order(0, 1.5)] + [state(rng.uniform(0, 3600), rng.choice(CODES)) for _ in range(200)]
+    events += [count(rng.uniform(0, 3600), 1, int(rng.random() < 0.05)) for _ in range(1500)]
+    rows = closed_rows(events, window_ms=W, watermark=T0 + 3600_000)
+    assert len(rows) == 60
+    for row in rows:
+        t = row.totals
+        assert t.planned_time_s + t.unknown_time_s + t.excluded_time_s == pytest.approx(60)
