@@ -81,7 +81,7 @@ def test_window_waits_while_a_stop_may_still_turn_out_to_be_a_microstop():
     long_stop = MachineWindows(ASSET, W)
     long_stop.add(state(50, State.UNSPECIFIED_STOP))
     assert long_stop.close(T0 + 170_000) == []
-    first, second = long_stop.close(T0 + 180_000)
+    first, *_ = long_stop.close(T0 + 180_000)
     assert first.totals.losses_s["availability_loss:unspecified_stop"] == 10
 
 
