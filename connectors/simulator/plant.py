@@ -145,6 +145,7 @@ class PlantSimulator:
             events.append(ShiftStarted(time=t, asset=machine.asset, shift=self.shift))
             events.append(OperatorLogin(time=t, asset=machine.asset, operator=machine.operator))
             events.extend(self._start_order(machine, t))
+            events.extend(self._next_vehicle(machine, t))
             events.extend(self._set_state(machine, t, State.PRODUCING))
             machine.state_until_ms = t + self._run_length_ms(machine)
             machine.next_part_ms = t + self._cycle_ms(machine)
@@ -211,13 +212,18 @@ class PlantSimulator:
             time=t, asset=machine.asset, good=0 if scrap else 1, scrap=1 if scrap else 0,
             context=machine.context(self.shift))]
         machine.parts_in_order += 1
-        machine.vin = self._new_vin(machine)
         events.append(VehicleAtStation(time=t, asset=machine.station, vin=machine.vin,
-                                       context=machine.context(self.shift)))
+                                       action="left", context=machine.context(self.shift)))
+        events += self._next_vehicle(machine, t)
         machine.next_part_ms = t + self._cycle_ms(machine)
         if machine.parts_in_order >= 40:
             events += self._start_order(machine, t)
         return events
+
+    def _next_vehicle(self, machine: SimMachine, t: int) -> list[IngestEvent]:
+        machine.vin = self._new_vin(machine)
+        return [VehicleAtStation(time=t, asset=machine.station, vin=machine.vin,
+                                 action="arrived", context=machine.context(self.shift))]
 
     def _break_step(self, t: int) -> list[IngestEvent]:
         if self.break_every_ms <= 0:

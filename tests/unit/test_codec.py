@@ -1,0 +1,57 @@
+import math
+
+import orjson
+import pytest
+
+from schemas.codec import decode_any, decode_machine, decode_sensor, encode
+from schemas.events import SensorBatch
+from schemas.exceptions import InvalidEventError
+from tests.factories import T0, count, order, reading, state, stop
+
+
+@pytest.mark.parametrize("event", [state(0, 10000), count(1, 3, 1), order(2, 1.5), *stop(3, 4),
+                                   reading(5, 21.5)])
+def test_every_contract_round_trips(event):
+    assert decode_any(encode(event)) == event
+
+
+def test_iso_time_with_offset_is_accepted_and_naive_time_refused():
+    base = {"kind": "machine.state", "asset": "p/l/s/m", "state": 10000}
+    event = decode_machine({**base, "time": "2026-01-01T01:00:00+01:00"})
+    assert event.time == T0
+    with pytest.raises(InvalidEventError, match="no UTC offset"):
+        decode_machine({**base, "time": "2026-01-01T01:00:00"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "error_type", "mentions"),
+    [
+        (b"not json at all", "not_json", "not JSON"),
+        (b"[1, 2]", "not_object", "JSON object"),
+        (b'{"kind": "machine.state", "time": 1767225600000, "asset": "p/l", "state": 12}',
+         "schema", "state 12 is not a known state code"),
+        (b'{"kind": "sensor.reading", "time": 1767225600000, "asset": "p/l", "sensor": "t"}',
+         "schema", "value"),
+        (b'{"kind": "sensor.reading", "time": 1767225600000, "asset": "bad path!", "sensor": "t",'
+         b' "value": 1}', "schema", "asset"),
+        (b'{"kind": "machine.teleport", "time": 1767225600000, "asset": "p"}', "schema", "kind"),
+    ],
+)
+def test_invalid_messages_name_the_problem(raw, error_type, mentions):
+    with pytest.raises(InvalidEventError) as caught:
+        decode_any(raw)
+    assert caught.value.error_type == error_type
+    assert mentions in caught.value.reason
+
+
+def test_non_finite_samples_are_refused():
+    batch = SensorBatch(time=T0, asset="p/l/s/m", sensor="v", sample_rate_hz=10, values=[1.0, 2.0])
+    data = orjson.loads(encode(batch))
+    data["values"] = [1.0, math.inf]
+    with pytest.raises(InvalidEventError, match="finite"):
+        decode_sensor(data)
+
+
+def test_batch_end_time_follows_its_sample_rate():
+    batch = SensorBatch(time=T0, asset="p", sensor="v", sample_rate_hz=1000, values=[0.0] * 2500)
+    assert batch.end_time == T0 + 2500

@@ -1,0 +1,47 @@
+import pytest
+
+from connectors.simulator.plant import FaultSpecError, PlantSimulator, parse_faults
+from schemas.codec import decode_any, encode
+from streams.settings import SimulatorSettings
+from tests.factories import T0
+
+
+def run(faults="", seconds=120, **kw):
+    sim = PlantSimulator(SimulatorSettings(machines=3, faults=faults, vibration_rate_hz=200, **kw), T0)
+    return sim, sim.advance(T0 + seconds * 1000)
+
+
+def test_same_seed_gives_the_same_plant():
+    _, first = run(seed=11)
+    _, second = run(seed=11)
+    strip = [e.model_dump(exclude={"id"}) for e in first]
+    assert strip == [e.model_dump(exclude={"id"}) for e in second]
+
+
+def test_events_are_valid_contracts_in_time_order_with_context():
+    _, events = run()
+    assert [e.time for e in events] == sorted(e.time for e in events)
+    for event in events[:500]:
+        assert decode_any(encode(event)) == event
+    counts = [e for e in events if e.kind == "machine.count"]
+    assert counts and all(c.context and c.context.vin and c.context.work_order for c in counts)
+
+
+def test_silent_fault_stops_a_machines_sensors_only_for_its_duration():
+    _, events = run("silent:m2:30:20", seconds=90)
+    m2 = [e.time - T0 for e in events if e.kind.startswith("sensor") and e.asset.endswith("/m2")]
+    assert not [t for t in m2 if 30_000 <= t < 50_000]
+    assert [t for t in m2 if t >= 50_000]
+
+
+def test_spike_fault_raises_the_temperature():
+    _, events = run("spike:m1:60:5", seconds=70)
+    temps = {e.time - T0: e.value for e in events
+             if e.kind == "sensor.reading" and e.sensor == "m1.temperature"}
+    assert temps[61_000] > max(v for t, v in temps.items() if t < 60_000) + 20
+
+
+@pytest.mark.parametrize("spec", ["boom:m1:3", "spike:m1", "spike:m1:soon"])
+def test_bad_fault_specs_are_refused_with_an_example(spec):
+    with pytest.raises(FaultSpecError, match="spike:m1:30|numbers"):
+        parse_faults(spec)
