@@ -114,6 +114,6 @@ def register(pipeline: Pipeline) -> AnomalyProcessor:
     async def score_sensor_data(stream: Any) -> None:
         """Online anomaly score per sensor; sustained anomalies raise alerts."""
         async for event in stream.events():
-            await processor.handle(event)
+            await pipeline.guarded(event, processor.handle)
 
     return processor

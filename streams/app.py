@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,17 @@ class Pipeline:
                 topic, key_serializer="raw", value_serializer="raw")
         await self._out_topics[topic].send(key=key.encode(), value=value, partition=partition)
         metrics.EVENTS_OUT.labels(topic).inc()
+
+    async def guarded(self, event: EventT, handler: Callable[[EventT], Awaitable[None]]) -> None:
+        """Run one step of an agent; an unexpected error dead-letters the event instead of
+        crashing the agent, so the pipeline keeps going."""
+        try:
+            await handler(event)
+        except Exception as exc:  # noqa: BLE001 - any bug must not stop the stream
+            log.exception("processing %s[%s]@%s failed", event.message.topic,
+                          event.message.partition, event.message.offset)
+            reason = f"processing failed: {type(exc).__name__}: {exc}"
+            await self.dead_letter(event, InvalidEventError(reason, "processing_error"))
 
     async def dead_letter(self, event: EventT, error: InvalidEventError) -> None:
         message = event.message

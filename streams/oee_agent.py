@@ -155,7 +155,7 @@ class OeeProcessor:
     async def _check_down(self, windows: MachineWindows, observed_ms: int) -> None:
         if not windows.states:
             return
-        since, state = windows.states[-1]
+        since, state = windows.states[-1][0], windows.states[-1][1]
         category, name = DEFAULT_CATEGORIES.categorise(state, (observed_ms - since) / 1000)
         down_s = (observed_ms - since) / 1000
         bad = category == "availability_loss" and down_s >= self.pipeline.worker.machine_down_after_s
@@ -180,7 +180,7 @@ def register(pipeline: Pipeline) -> OeeProcessor:
     async def compute_machine_oee(stream: Any) -> None:
         """Per-machine OEE over tumbling event-time windows."""
         async for event in stream.events():
-            await processor.handle(event)
+            await pipeline.guarded(event, processor.handle)
 
     @app.timer(pipeline.worker.tick_interval_s, on_leader=True)
     async def send_window_ticks() -> None:

@@ -1,0 +1,147 @@
+"""Real components for integration tests: Apache Kafka (KRaft) and a LinePulse worker process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from confluent_kafka import Consumer
+
+from connectors.broker import KafkaBroker, free_port
+from connectors.topics import ensure_topics
+from streams.query_client import query_worker, running_owner
+
+PARTITIONS = 2
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real single-node Kafka, or the broker named by LINEPULSE_TEST_BOOTSTRAP."""
+    external = os.environ.get("LINEPULSE_TEST_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    broker = KafkaBroker.create()
+    broker.start()
+    try:
+        ensure_topics({"bootstrap.servers": broker.bootstrap}, PARTITIONS)
+        yield broker.bootstrap
+    finally:
+        broker.remove()
+
+
+class WorkerProcess:
+    def __init__(self, bootstrap: str, data_dir: Path, **settings: object) -> None:
+        self.bootstrap = bootstrap
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.app_id = f"test-{uuid.uuid4().hex[:8]}"
+        self.env = {
+            **os.environ,
+            "LINEPULSE_KAFKA_BOOTSTRAP": bootstrap,
+            "LINEPULSE_KAFKA_PARTITIONS": str(PARTITIONS),
+            "LINEPULSE_DATA_DIR": str(data_dir),
+            "LINEPULSE_WEB_PORT": str(self.port),
+            "LINEPULSE_APP_ID": self.app_id,
+            **{f"LINEPULSE_{k.upper()}": str(v) for k, v in settings.items()},
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 120) -> None:
+        log = open(self.data_dir / "worker.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
+                                        env=self.env, stdout=log, stderr=log,
+                                        start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log_tail()
+            if running_owner(self.data_dir) and self.health().get("ready"):
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"worker not ready in {timeout_s} s\n{self.log_tail()}")
+
+    def health(self) -> dict:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
+                return json.loads(r.read())
+        except Exception:  # noqa: BLE001 - not up yet
+            return {}
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+    def query(self, sql: str) -> list[dict]:
+        owner = running_owner(self.data_dir)
+        assert owner, "the worker does not own the store"
+        raw = query_worker(owner, sql, "json")
+        return [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+
+    def wait_rows(self, sql: str, predicate: Callable[[list[dict]], bool],
+                  timeout_s: float = 90) -> list[dict]:
+        deadline = time.monotonic() + timeout_s
+        rows: list[dict] = []
+        while time.monotonic() < deadline:
+            rows = self.query(sql)
+            if predicate(rows):
+                return rows
+            time.sleep(0.5)
+        raise AssertionError(f"condition not met in {timeout_s} s; last rows: {rows}\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        path = self.data_dir / "worker.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+FAST_WINDOWS = {
+    "oee_window_s": 10, "allowed_lateness_s": 2, "idle_timeout_s": 1, "tick_interval_s": 0.5,
+    "provisional_every_s": 2, "anomaly_warmup": 30, "anomaly_window": 200, "sink_batch_s": 0.3,
+}
+
+
+@pytest.fixture(scope="module")
+def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(kafka_bootstrap, tmp_path_factory.mktemp("worker"), **FAST_WINDOWS)
+    process.start()
+    yield process
+    process.stop()
+
+
+def consume(bootstrap: str, topic: str, predicate: Callable[[dict], bool], count: int,
+            timeout_s: float = 60) -> list[dict]:
+    """Read `topic` from the start until `count` JSON messages match `predicate`."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    found: list[dict] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and len(found) < count:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            value = orjson.loads(message.value())
+            if predicate(value):
+                found.append(value)
+    finally:
+        consumer.close()
+    return found

@@ -1,0 +1,164 @@
+"""The whole path over a real Kafka broker, a real worker process and the embedded ClickHouse."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from connectors.publisher import Publisher
+from schemas import topics
+from schemas.events import (
+    MachineState,
+    PlannedStopEnded,
+    PlannedStopStarted,
+    PlcCounter,
+    ProductionCount,
+    SensorReading,
+    WorkOrderStarted,
+)
+from schemas.states import State
+from tests.integration.conftest import WorkerProcess, consume
+
+pytestmark = pytest.mark.integration
+WINDOW_MS = 10_000
+
+
+def _plant() -> str:
+    return f"it{uuid.uuid4().hex[:6]}"
+
+
+def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: WorkerProcess):
+    plant = _plant()
+    a, b = f"{plant}/l1/s1/ma", f"{plant}/l1/s2/mb"
+    base = (int(time.time() * 1000) - 60_000) // WINDOW_MS * WINDOW_MS
+
+    def at(seconds: float) -> int:
+        return base + int(seconds * 1000)
+
+    events = [
+        # machine A: delta counts, ideal cycle 0.5 s
+        WorkOrderStarted(time=at(0), asset=a, work_order="WO-A", product="door", ideal_cycle_time_s=0.5),
+        MachineState(time=at(0), asset=a, state=State.PRODUCING),
+        ProductionCount(time=at(1), asset=a, good=8),
+        ProductionCount(time=at(4), asset=a, good=5, scrap=1),
+        MachineState(time=at(6), asset=a, state=State.EQUIPMENT_FAILURE),
+        MachineState(time=at(9), asset=a, state=State.PRODUCING),
+        ProductionCount(time=at(12), asset=a, good=10),
+        MachineState(time=at(15), asset=a, state=State.NO_SHIFT),
+        MachineState(time=at(18), asset=a, state=State.PRODUCING),
+        ProductionCount(time=at(25), asset=a, good=4),
+        # machine B: cumulative PLC counters with a reset, a microstop and a planned break
+        WorkOrderStarted(time=at(0), asset=b, work_order="WO-B", product="roof", ideal_cycle_time_s=1.0),
+        MachineState(time=at(0), asset=b, state=State.PRODUCING),
+        PlcCounter(time=at(0), asset=b, counter="good", value=100),
+        PlcCounter(time=at(0), asset=b, counter="scrap", value=0),
+        PlcCounter(time=at(5), asset=b, counter="good", value=110),
+        PlcCounter(time=at(8), asset=b, counter="scrap", value=2),
+        MachineState(time=at(12), asset=b, state=State.UNSPECIFIED_STOP),
+        PlcCounter(time=at(15), asset=b, counter="good", value=3),
+        PlannedStopStarted(time=at(16), asset=b, reason="break"),
+        PlannedStopEnded(time=at(19), asset=b, reason="break"),
+        PlcCounter(time=at(25), asset=b, counter="good", value=9),
+        MachineState(time=at(30), asset=b, state=State.PRODUCING),
+    ]
+    publisher = Publisher({"bootstrap.servers": worker.bootstrap})
+    for event in reversed(events):  # arrival order must not matter
+        publisher.publish(event)
+    publisher.flush()
+
+    sql = (f"SELECT asset, toUnixTimestamp64Milli(window_start) AS start, availability, "
+           f"performance, quality, oee, planned_time_s, run_time_s, good, scrap, "
+           f"performance_over_one FROM linepulse.oee_windows FINAL "
+           f"WHERE provisional = 0 AND asset LIKE '{plant}/%' AND window_start < "
+           f"fromUnixTimestamp64Milli({at(30)}) ORDER BY asset, start")
+    rows = worker.wait_rows(sql, lambda r: len(r) == 6)
+    got = {(r["asset"], (r["start"] - base) // 1000): r for r in rows}
+
+    # (A, P, Q, OEE, planned s, run s, good, scrap), worked out on paper from the events above
+    expected = {
+        (a, 0): (0.7, 1.0, 13 / 14, 0.65, 10, 7, 13, 1),
+        (a, 10): (1.0, 5 / 7, 1.0, 5 / 7, 7, 7, 10, 0),
+        (a, 20): (1.0, 0.2, 1.0, 0.2, 10, 10, 4, 0),
+        (b, 0): (1.0, 1.2, 10 / 12, 1.0, 10, 10, 10, 2),
+        (b, 10): (1.0, 3 / 7, 1.0, 3 / 7, 7, 7, 3, 0),
+        (b, 20): (1.0, 0.6, 1.0, 0.6, 10, 10, 6, 0),
+    }
+    assert set(got) == set(expected)
+    for key, (av, pe, qu, oee, planned, run, good, scrap) in expected.items():
+        row = got[key]
+        assert row["availability"] == pytest.approx(av), key
+        assert row["performance"] == pytest.approx(pe), key
+        assert row["quality"] == pytest.approx(qu), key
+        assert row["oee"] == pytest.approx(oee), key
+        assert (row["planned_time_s"], row["run_time_s"]) == (planned, run), key
+        assert (row["good"], row["scrap"]) == (good, scrap), key
+    assert got[(b, 0)]["performance_over_one"] == 1
+
+    # an event for an already closed window is not silently merged: it is dead-lettered
+    late = ProductionCount(time=at(2), asset=a, good=99)
+    publisher.publish(late)
+    publisher.flush()
+    letters = consume(worker.bootstrap, topics.DEAD_LETTERS,
+                      lambda v: v.get("asset") == a and v.get("error_type") == "too_late", 1)
+    assert letters and late.id in letters[0]["payload"]
+    assert worker.query(f"{sql.split(' ORDER BY')[0]} AND good = 99") == []
+
+
+def test_injected_anomaly_raises_an_alert_on_the_alert_topic(worker: WorkerProcess):
+    plant = _plant()
+    asset = f"{plant}/l1/s1/m1"
+    start = int(time.time() * 1000) - 200_000
+    publisher = Publisher({"bootstrap.servers": worker.bootstrap})
+    normal = [20.0 + (i % 7) * 0.1 for i in range(120)]
+    for i, value in enumerate([*normal, *[45.0] * 8]):
+        publisher.publish(SensorReading(time=start + i * 1000, asset=asset, sensor="m1.temperature",
+                                        value=value, unit="degC"))
+    publisher.flush()
+    alerts = consume(worker.bootstrap, topics.ALERTS, lambda v: v.get("asset") == asset, 1)
+    assert alerts, "no alert arrived"
+    alert = alerts[0]
+    assert (alert["alert_kind"], alert["status"], alert["source"]) == ("anomaly", "raised", "m1.temperature")
+    assert alert["time"] >= start + 120_000  # raised by the spike, not during warm-up
+    stored = worker.wait_rows(
+        f"SELECT status FROM linepulse.alerts WHERE asset = '{asset}'", lambda r: len(r) >= 1)
+    assert stored[0]["status"] == "raised"
+
+
+def test_malformed_events_reach_the_dead_letter_topic_while_good_events_flow(worker: WorkerProcess):
+    plant = _plant()
+    asset = f"{plant}/l1/s1/m1"
+    now = int(time.time() * 1000)
+    publisher = Publisher({"bootstrap.servers": worker.bootstrap})
+    publisher.send(topics.MACHINE_EVENTS, asset, b"\x00\x01 not json")
+    publisher.send(topics.SENSOR_READINGS, asset,
+                   b'{"kind":"sensor.reading","time":%d,"asset":"%s","sensor":"t","value":"hot"}'
+                   % (now, asset.encode()))
+    publisher.publish(MachineState(time=now + 3_600_000, asset=asset, state=State.PRODUCING))
+    good = SensorReading(time=now, asset=asset, sensor="t", value=21.5)
+    publisher.publish(good)
+    publisher.flush()
+
+    letters = consume(worker.bootstrap, topics.DEAD_LETTERS, lambda v: v.get("key") == asset, 3)
+    by_type = {letter["error_type"]: letter for letter in letters}
+    assert set(by_type) == {"not_json", "schema", "time_in_future"}
+    assert "sensor.reading.value" in by_type["schema"]["reason"]
+    assert by_type["schema"]["source_topic"] == topics.SENSOR_READINGS
+    assert "in the future" in by_type["time_in_future"]["reason"]
+    stored = worker.wait_rows(
+        f"SELECT value, event_id FROM linepulse.sensor_readings WHERE asset = '{asset}'",
+        lambda r: len(r) >= 1)
+    assert stored == [{"value": 21.5, "event_id": good.id}]
+    worker.wait_rows(
+        f"SELECT error_type FROM linepulse.dead_letters WHERE key = '{asset}'", lambda r: len(r) == 3)
+
+
+def test_metrics_move_when_events_flow(worker: WorkerProcess):
+    text = worker.metrics()
+    for name in ("linepulse_events_in_total", "linepulse_sink_rows_total",
+                 "linepulse_dead_letters_total", "linepulse_watermark_delay_seconds"):
+        assert name in text
+    rows_line = [line for line in text.splitlines()
+                 if line.startswith("linepulse_sink_rows_total{") and "sensor_readings" in line]
+    assert rows_line and float(rows_line[0].rsplit(" ", 1)[1]) >= 1
