@@ -36,7 +36,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -94,9 +96,19 @@ def start_tansu(port: int | None = None, log_path: Path | None = None) -> Runnin
     url = f"tcp://127.0.0.1:{port}"
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
-        [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=log, stderr=log, start_new_session=True,
+        [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
     )
     wait_for_port(port, 20, process)
     return RunningBroker(f"127.0.0.1:{port}", process, log_path=log_path)
@@ -104,7 +116,8 @@ def start_tansu(port: int | None = None, log_path: Path | None = None) -> Runnin
 
 def kafka_cache_dir() -> Path:
     base = os.environ.get("LINEPULSE_KAFKA_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "linepulse")
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "linepulse"
+    )
     return Path(base) / f"kafka-{KAFKA_VERSION}"
 
 
@@ -114,18 +127,32 @@ def fetch_kafka() -> Path:
     if (lib / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
         return lib
     if shutil.which("mvn") is None or shutil.which("java") is None:
-        msg = "Apache Kafka for the tests needs a JDK (17+) and Maven on PATH: apt-get install maven"
+        msg = (
+            "Apache Kafka for the tests needs a JDK (17+) and Maven on PATH: apt-get install maven"
+        )
         raise BrokerError(msg)
     pom = Path(str(resources.files("connectors").joinpath("kafka_dist", "pom.xml")))
     staging = Path(tempfile.mkdtemp(prefix="linepulse-kafka-"))
     result = subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-         f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
-         f"-Dkafka.version={KAFKA_VERSION}"],
-        capture_output=True, text=True, timeout=900, check=False,
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={staging}",
+            "-DincludeScope=runtime",
+            f"-Dkafka.version={KAFKA_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     if result.returncode != 0:
-        msg = f"Maven could not fetch Apache Kafka {KAFKA_VERSION}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
+        output = result.stdout[-2000:] + result.stderr[-2000:]
+        msg = f"Maven could not fetch Apache Kafka {KAFKA_VERSION}: {output}"
         raise BrokerError(msg)
     lib.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(lib, ignore_errors=True)
@@ -134,26 +161,28 @@ def fetch_kafka() -> Path:
 
 
 def _kafka_properties(data_dir: Path, port: int, controller_port: int) -> str:
-    return "\n".join([
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
-        f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-        "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        f"log.dirs={data_dir}",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=4",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "share.coordinator.state.topic.replication.factor=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=false",
-        "num.partitions=1",
-        "message.max.bytes=16777216",
-        "",
-    ])
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={data_dir}",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=4",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            "num.partitions=1",
+            "message.max.bytes=16777216",
+            "",
+        ]
+    )
 
 
 def _java(lib: Path, main: str, *args: str, heap: str = "512m") -> list[str]:
@@ -183,11 +212,25 @@ class KafkaBroker:
     def _format(self) -> None:
         lib = fetch_kafka()
         properties = self.workdir / "server.properties"
-        properties.write_text(_kafka_properties(self.workdir / "data", self.port, self.controller_port))
+        properties.write_text(
+            _kafka_properties(self.workdir / "data", self.port, self.controller_port)
+        )
         result = subprocess.run(
-            _java(lib, "kafka.tools.StorageTool", "format", "--standalone", "-t",
-                  uuid.uuid4().hex[:22], "-c", str(properties), heap="256m"),
-            capture_output=True, text=True, timeout=120, check=False,
+            _java(
+                lib,
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                uuid.uuid4().hex[:22],
+                "-c",
+                str(properties),
+                heap="256m",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if result.returncode != 0:
             msg = f"formatting Kafka storage failed: {result.stdout[-1500:]}{result.stderr[-1500:]}"
@@ -198,7 +241,9 @@ class KafkaBroker:
         log = open(self.workdir / "broker.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             _java(lib, "kafka.Kafka", str(self.workdir / "server.properties")),
-            stdout=log, stderr=log, start_new_session=True,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         wait_for_port(self.port, timeout_s, self.process)
 
@@ -235,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     broker = KafkaBroker.create(port=port)
     broker.start()
-    print(f"Apache Kafka {KAFKA_VERSION} listening on {broker.bootstrap}; Ctrl-C stops it", flush=True)
+    print(
+        f"Apache Kafka {KAFKA_VERSION} listening on {broker.bootstrap}; Ctrl-C stops it", flush=True
+    )
     with contextlib.suppress(KeyboardInterrupt):
         assert broker.process is not None
         broker.process.wait()

@@ -7,7 +7,6 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import Counter
-from pydantic import BaseModel
 
 from schemas import topics
 from schemas.codec import encode
@@ -77,16 +76,16 @@ class Publisher:
     def send(self, topic: str, key: str, value: bytes) -> None:
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key.encode(),
-                                       on_delivery=self._on_delivery)
+                self._producer.produce(
+                    topic, value=value, key=key.encode(), on_delivery=self._on_delivery
+                )
                 break
             except BufferError:
                 self._producer.poll(0.05)
         self._producer.poll(0)
 
-    def publish(self, event: IngestEvent | BaseModel, topic: str | None = None) -> None:
-        target = topic or topic_for(event)  # type: ignore[arg-type]
-        self.send(target, event.asset, encode(event))  # type: ignore[attr-defined]
+    def publish(self, event: IngestEvent) -> None:
+        self.send(topic_for(event), event.asset, encode(event))
 
     def flush(self, timeout_s: float = 30.0) -> None:
         remaining = self._producer.flush(timeout_s)

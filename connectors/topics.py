@@ -15,8 +15,12 @@ class TopicError(LinePulseError):
     """Topics could not be created or do not match what LinePulse needs."""
 
 
-def ensure_topics(kafka_config: dict[str, Any], partitions: int, replication_factor: int = 1,
-                  timeout_s: float = 30.0) -> list[str]:
+def ensure_topics(
+    kafka_config: dict[str, Any],
+    partitions: int,
+    replication_factor: int = 1,
+    timeout_s: float = 30.0,
+) -> list[str]:
     """Create missing topics; returns those created. Existing topics must have `partitions`."""
     admin = AdminClient(kafka_config)
     existing = admin.list_topics(timeout=timeout_s).topics
@@ -48,16 +52,21 @@ def ensure_topics(kafka_config: dict[str, Any], partitions: int, replication_fac
     return created
 
 
-def consumer_lag(kafka_config: dict[str, Any], group: str, names: list[str],
-                 timeout_s: float = 10.0) -> int:
+def consumer_lag(
+    kafka_config: dict[str, Any], group: str, names: list[str], timeout_s: float = 10.0
+) -> int:
     """Messages in `names` not yet committed by consumer group `group` (all partitions)."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({**kafka_config, "group.id": group, "enable.auto.commit": False})
     try:
         metadata = consumer.list_topics(timeout=timeout_s).topics
-        partitions = [TopicPartition(name, p) for name in names if name in metadata
-                      for p in metadata[name].partitions]
+        partitions = [
+            TopicPartition(name, p)
+            for name in names
+            if name in metadata
+            for p in metadata[name].partitions
+        ]
         lag = 0
         for tp in consumer.committed(partitions, timeout=timeout_s):
             _, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)

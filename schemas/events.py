@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from schemas.states import is_known_state
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 
@@ -25,7 +25,7 @@ def _to_epoch_ms(value: Any) -> Any:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
-            msg = f"time {value!r} is not ISO-8601; send epoch milliseconds or e.g. 2026-01-31T06:00:00Z"
+            msg = f"time {value!r} is not ISO-8601; send epoch ms or e.g. 2026-01-31T06:00:00Z"
             raise ValueError(msg) from exc
         if parsed.tzinfo is None:
             msg = f"time {value!r} has no UTC offset; add 'Z' or '+01:00'"
@@ -250,7 +250,9 @@ class Alert(Event):
 
     kind: Literal["alert"] = "alert"
     alert_id: Name
-    alert_kind: Literal["anomaly", "machine_down", "oee_below_target", "sensor_silent", "data_quality"]
+    alert_kind: Literal[
+        "anomaly", "machine_down", "oee_below_target", "sensor_silent", "data_quality"
+    ]
     status: AlertStatus
     severity: Severity
     source: Name

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.events import Alert, ProductionContext, Severity
+from schemas.events import Alert, AlertStatus, ProductionContext, Severity
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class AlertEpisodes:
 
     def _transition(
         self, episode: _Episode, source: str, time: int, bad: bool, value: float | None
-    ) -> str | None:
+    ) -> AlertStatus | None:
         if episode.alert_id is None:
             if bad and episode.bad_run >= self.policy.raise_after:
                 episode.alert_id = _alert_id(self.policy.kind, source, time)

@@ -41,8 +41,9 @@ class SensorDetector:
         return self._scorers[feature]
 
     def observe(self, features: dict[str, float]) -> Scored:
-        score = max((float(self._scorer(f).score_one(None, v)) for f, v in features.items()),
-                    default=0.0)
+        score = max(
+            (float(self._scorer(f).score_one(None, v)) for f, v in features.items()), default=0.0
+        )
         warming_up = self.learned < self.settings.warmup
         is_anomaly = not warming_up and score >= self.settings.threshold
         if not is_anomaly:

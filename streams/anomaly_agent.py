@@ -30,8 +30,10 @@ def operating_mode(state: int) -> str:
 def observations(event: SensorEvent) -> list[tuple[int, dict[str, float]]]:
     """(time, features) to score: a slow reading's value, or a batch's per-second features."""
     if isinstance(event, SensorBatch):
-        return [(s.second, s.as_model_input())
-                for s in per_second_features(event.time, event.sample_rate_hz, event.values)]
+        return [
+            (s.second, s.as_model_input())
+            for s in per_second_features(event.time, event.sample_rate_hz, event.values)
+        ]
     return [(event.time, {"value": event.value})]
 
 
@@ -39,13 +41,17 @@ class AnomalyProcessor:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         worker = pipeline.worker
-        self.settings = DetectorSettings(worker.anomaly_window, worker.anomaly_warmup,
-                                         worker.anomaly_threshold)
-        self.limits = TimeLimits(int(worker.max_future_s * 1000), int(worker.max_event_age_s * 1000))
+        self.settings = DetectorSettings(
+            worker.anomaly_window, worker.anomaly_warmup, worker.anomaly_threshold
+        )
+        self.limits = TimeLimits(
+            int(worker.max_future_s * 1000), int(worker.max_event_age_s * 1000)
+        )
         self.detectors: dict[str, SensorDetector] = {}
         self.modes: dict[str, str] = {}
-        self.episodes = AlertEpisodes(AlertPolicy("anomaly", "warning", worker.alert_raise_after,
-                                                  worker.alert_clear_after))
+        self.episodes = AlertEpisodes(
+            AlertPolicy("anomaly", "warning", worker.alert_raise_after, worker.alert_clear_after)
+        )
 
     def detector(self, sensor_key: str) -> SensorDetector:
         if sensor_key not in self.detectors:
@@ -89,20 +95,34 @@ class AnomalyProcessor:
             scored = detector.observe(features)
             metrics.ANOMALY_SCORED.inc()
             score = AnomalyScore(
-                id=f"{sensor_key}|{time}", time=time, asset=event.asset, context=event.context,
-                sensor=event.sensor, score=scored.score, threshold=self.settings.threshold,
-                is_anomaly=scored.is_anomaly, warming_up=scored.warming_up, features=features,
+                id=f"{sensor_key}|{time}",
+                time=time,
+                asset=event.asset,
+                context=event.context,
+                sensor=event.sensor,
+                score=scored.score,
+                threshold=self.settings.threshold,
+                is_anomaly=scored.is_anomaly,
+                warming_up=scored.warming_up,
+                features=features,
             )
             alert = self.episodes.observe(
-                source=event.sensor, asset=event.asset, time=time, bad=scored.is_anomaly,
-                value=scored.score, threshold=self.settings.threshold, context=event.context,
+                source=event.sensor,
+                asset=event.asset,
+                time=time,
+                bad=scored.is_anomaly,
+                value=scored.score,
+                threshold=self.settings.threshold,
+                context=event.context,
                 message=f"{event.sensor} on {event.asset} behaves unlike its recent past "
-                f"(score {scored.score:.4f})" if scored.is_anomaly
+                f"(score {scored.score:.4f})"
+                if scored.is_anomaly
                 else f"{event.sensor} on {event.asset} is back to normal",
             )
             results.append((score, alert))
-        metrics.MODELS_WARMING.set(sum(1 for d in self.detectors.values()
-                                       if d.learned < self.settings.warmup))
+        metrics.MODELS_WARMING.set(
+            sum(1 for d in self.detectors.values() if d.learned < self.settings.warmup)
+        )
         return results
 
 

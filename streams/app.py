@@ -34,10 +34,15 @@ def _credentials(kafka: KafkaSettings) -> Any:
         return kafka.ssl_context()
     password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
     if kafka.sasl_mechanism == "PLAIN":
-        return faust.SASLCredentials(username=kafka.sasl_username, password=password,
-                                     ssl_context=kafka.ssl_context())
-    return faust.SASLCredentials(username=kafka.sasl_username, password=password,
-                                 mechanism=kafka.sasl_mechanism, ssl_context=kafka.ssl_context())
+        return faust.SASLCredentials(
+            username=kafka.sasl_username, password=password, ssl_context=kafka.ssl_context()
+        )
+    return faust.SASLCredentials(
+        username=kafka.sasl_username,
+        password=password,
+        mechanism=kafka.sasl_mechanism,
+        ssl_context=kafka.ssl_context(),
+    )
 
 
 @dataclass
@@ -53,8 +58,9 @@ class Pipeline:
     _out_topics: dict[str, faust.TopicT] = field(default_factory=dict)
 
     def topic(self, *names: str) -> faust.TopicT:
-        return self.app.topic(*names, key_serializer="raw", value_serializer="raw",
-                              partitions=self.kafka.partitions)
+        return self.app.topic(
+            *names, key_serializer="raw", value_serializer="raw", partitions=self.kafka.partitions
+        )
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + amount
@@ -62,7 +68,8 @@ class Pipeline:
     async def send(self, topic: str, key: str, value: bytes, partition: int | None = None) -> None:
         if topic not in self._out_topics:
             self._out_topics[topic] = self.app.topic(
-                topic, key_serializer="raw", value_serializer="raw")
+                topic, key_serializer="raw", value_serializer="raw"
+            )
         await self._out_topics[topic].send(key=key.encode(), value=value, partition=partition)
         metrics.EVENTS_OUT.labels(topic).inc()
 
@@ -72,8 +79,12 @@ class Pipeline:
         try:
             await handler(event)
         except Exception as exc:  # noqa: BLE001 - any bug must not stop the stream
-            log.exception("processing %s[%s]@%s failed", event.message.topic,
-                          event.message.partition, event.message.offset)
+            log.exception(
+                "processing %s[%s]@%s failed",
+                event.message.topic,
+                event.message.partition,
+                event.message.offset,
+            )
             reason = f"processing failed: {type(exc).__name__}: {exc}"
             await self.dead_letter(event, InvalidEventError(reason, "processing_error"))
 
@@ -82,15 +93,25 @@ class Pipeline:
         payload = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
         key = message.key.decode(errors="replace") if isinstance(message.key, bytes) else None
         letter = DeadLetter(
-            time=now_ms(), asset=_asset_or_unknown(key), source_topic=message.topic,
-            partition=message.partition, offset=message.offset, reason=error.reason,
-            error_type=error.error_type, payload=payload.decode(errors="replace")[:100_000],
+            time=now_ms(),
+            asset=_asset_or_unknown(key),
+            source_topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            reason=error.reason,
+            error_type=error.error_type,
+            payload=payload.decode(errors="replace")[:100_000],
             key=key,
         )
         metrics.DEAD_LETTERS.labels(message.topic, error.error_type).inc()
         self.count("dead_letters")
-        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition,
-                    message.offset, error.reason)
+        log.warning(
+            "dead letter from %s[%s]@%s: %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            error.reason,
+        )
         await self.send(topics.DEAD_LETTERS, letter.asset, encode(letter))
 
 
@@ -144,7 +165,9 @@ def _add_views(pipeline: Pipeline) -> None:
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
-        return aioweb.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return aioweb.Response(
+            body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     @app.page("/health")
     async def health_view(web: Any, request: Any) -> Any:

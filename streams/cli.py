@@ -8,6 +8,8 @@ import os
 import sys
 import threading
 
+from pydantic_settings import BaseSettings
+
 from schemas.exceptions import LinePulseError
 from streams.cliargs import add_settings_flags, settings_from_args
 from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings, WorkerSettings
@@ -15,20 +17,37 @@ from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings, Wo
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="linepulse", description="Live OEE and anomaly alerts for automotive plants.")
+        prog="linepulse", description="Live OEE and anomaly alerts for automotive plants."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="simulated plant -> Kafka -> worker -> ClickHouse, live")
-    demo.add_argument("--duration", type=float, default=None,
-                      help="stop cleanly after this many seconds (default: until Ctrl-C)")
-    demo.add_argument("--broker", choices=("tansu", "external"), default="tansu",
-                      help="start the bundled Tansu broker, or use LINEPULSE_KAFKA_BOOTSTRAP")
-    for cls in (StoreSettings, SimulatorSettings, KafkaSettings):
+    demo = commands.add_parser(
+        "demo", help="simulated plant -> Kafka -> worker -> ClickHouse, live"
+    )
+    demo.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop cleanly after this many seconds (default: until Ctrl-C)",
+    )
+    demo.add_argument(
+        "--broker",
+        choices=("tansu", "external"),
+        default="tansu",
+        help="start the bundled Tansu broker, or use LINEPULSE_KAFKA_BOOTSTRAP",
+    )
+    demo_settings: tuple[type[BaseSettings], ...] = (
+        StoreSettings,
+        SimulatorSettings,
+        KafkaSettings,
+    )
+    for cls in demo_settings:
         add_settings_flags(demo, cls)
 
     worker = commands.add_parser("worker", help="run the stream processors and the sink")
-    for cls in (KafkaSettings, WorkerSettings, StoreSettings):
-        add_settings_flags(worker, cls)
+    worker_settings: tuple[type[BaseSettings], ...] = (KafkaSettings, WorkerSettings, StoreSettings)
+    for settings_cls in worker_settings:
+        add_settings_flags(worker, settings_cls)
 
     simulate = commands.add_parser("simulate", help="publish a simulated plant to Kafka")
     simulate.add_argument("--duration", type=float, default=None, help="seconds to run")
@@ -40,8 +59,12 @@ def _parser() -> argparse.ArgumentParser:
 
     query = commands.add_parser("query", help="run SQL on the store (also while a demo runs)")
     query.add_argument("sql", help="the SQL statement")
-    query.add_argument("--format", choices=("table", "csv", "json", "tsv"), default="table",
-                       help="output format (default: table)")
+    query.add_argument(
+        "--format",
+        choices=("table", "csv", "json", "tsv"),
+        default="table",
+        help="output format (default: table)",
+    )
     add_settings_flags(query, StoreSettings)
 
     db = commands.add_parser("db", help="manage the ClickHouse schema")
@@ -58,11 +81,16 @@ def _demo(args: argparse.Namespace) -> int:
     from streams.demo import DEMO_FAULTS, DemoOptions, run_demo
 
     faults = None if "LINEPULSE_SIM_FAULTS" in os.environ else DEMO_FAULTS
-    simulator = settings_from_args(SimulatorSettings, args, faults=getattr(
-        args, "SimulatorSettings.faults") or faults)
+    simulator = settings_from_args(
+        SimulatorSettings, args, faults=getattr(args, "SimulatorSettings.faults") or faults
+    )
     options = DemoOptions(duration_s=args.duration, broker=args.broker)
-    return run_demo(options, settings_from_args(KafkaSettings, args),
-                    settings_from_args(StoreSettings, args), simulator)
+    return run_demo(
+        options,
+        settings_from_args(KafkaSettings, args),
+        settings_from_args(StoreSettings, args),
+        simulator,
+    )
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -70,8 +98,9 @@ def _worker(args: argparse.Namespace) -> int:
 
     worker = settings_from_args(WorkerSettings, args)
     sys.argv = [sys.argv[0]]  # Faust's worker reads argv; it has been parsed already
-    run_worker(settings_from_args(KafkaSettings, args), worker,
-               settings_from_args(StoreSettings, args))
+    run_worker(
+        settings_from_args(KafkaSettings, args), worker, settings_from_args(StoreSettings, args)
+    )
     return 0
 
 
@@ -132,8 +161,15 @@ def _broker(args: argparse.Namespace) -> int:
     return broker_main([args.kind, str(args.port)])
 
 
-COMMANDS = {"demo": _demo, "worker": _worker, "simulate": _simulate, "topics": _topics,
-            "query": _query, "db": _db, "broker": _broker}
+COMMANDS = {
+    "demo": _demo,
+    "worker": _worker,
+    "simulate": _simulate,
+    "topics": _topics,
+    "query": _query,
+    "db": _db,
+    "broker": _broker,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

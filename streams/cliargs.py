@@ -16,8 +16,9 @@ def _env_name(cls: type[BaseSettings], field: str) -> str:
     return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
 
 
-def add_settings_flags(parser: argparse.ArgumentParser, cls: type[BaseSettings],
-                       skip: tuple[str, ...] = ()) -> None:
+def add_settings_flags(
+    parser: argparse.ArgumentParser, cls: type[BaseSettings], skip: tuple[str, ...] = ()
+) -> None:
     group = parser.add_argument_group(cls.__name__.removesuffix("Settings").lower() + " settings")
     prefix = FLAG_PREFIXES.get(cls.__name__, "")
     for name, info in cls.model_fields.items():
@@ -26,8 +27,13 @@ def add_settings_flags(parser: argparse.ArgumentParser, cls: type[BaseSettings],
         default = info.default
         shown = "unset" if default is None else default
         help_text = f"{info.description or name} (default: {shown}) [env: {_env_name(cls, name)}]"
-        group.add_argument(f"--{prefix}{name.replace('_', '-')}", dest=f"{cls.__name__}.{name}",
-                           default=None, metavar=name.upper(), help=help_text.replace("%", "%%"))
+        group.add_argument(
+            f"--{prefix}{name.replace('_', '-')}",
+            dest=f"{cls.__name__}.{name}",
+            default=None,
+            metavar=name.upper(),
+            help=help_text.replace("%", "%%"),
+        )
 
 
 def settings_from_args(cls: type[S], args: argparse.Namespace, **overrides: Any) -> S:

@@ -64,8 +64,9 @@ class DemoOptions:
     bad_event_every_s: float = 30.0
 
 
-def _start_worker(kafka: KafkaSettings, store: StoreSettings, port: int, log_path: Path,
-                  app_id: str) -> subprocess.Popen[bytes]:
+def _start_worker(
+    kafka: KafkaSettings, store: StoreSettings, port: int, log_path: Path, app_id: str
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "LINEPULSE_KAFKA_BOOTSTRAP": kafka.bootstrap,
@@ -78,21 +79,31 @@ def _start_worker(kafka: KafkaSettings, store: StoreSettings, port: int, log_pat
     env.setdefault("LINEPULSE_ANOMALY_WARMUP", "30")
     env.setdefault("LINEPULSE_MACHINE_DOWN_AFTER_S", "120")
     log = open(log_path, "ab")  # noqa: SIM115
-    return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
-                            stdout=log, stderr=log, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
 
 
-def _wait_for_owner(store: StoreSettings, worker: subprocess.Popen[bytes], timeout_s: float) -> dict:
+def _wait_for_owner(
+    store: StoreSettings, worker: subprocess.Popen[bytes], timeout_s: float
+) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            msg = f"the worker exited with code {worker.returncode}; see {store.data_dir}/worker.log"
+            msg = (
+                f"the worker exited with code {worker.returncode}; see {store.data_dir}/worker.log"
+            )
             raise StoreError(msg)
         owner = running_owner(store.data_dir)
         if owner is not None:
             return owner
         time.sleep(0.3)
-    msg = f"the worker did not open the store within {timeout_s:.0f} s; see {store.data_dir}/worker.log"
+    log_path = store.data_dir / "worker.log"
+    msg = f"the worker did not open the store within {timeout_s:.0f} s; see {log_path}"
     raise StoreError(msg)
 
 
@@ -104,21 +115,31 @@ def _render(owner: dict, published: int, rate: float, elapsed: float) -> str:
             body = f"  (not available yet: {exc})"
         return f"{title}\n{body or '  (nothing yet)'}"
 
-    header = (f"LinePulse demo — {elapsed:5.0f} s — {published} events published, "
-              f"{rate:,.0f} events/s")
-    return "\n\n".join([
-        header,
-        block("OEE per machine (latest window; live = provisional)", LIVE_OEE_SQL),
-        block("OEE per line (closed windows)", LINE_OEE_SQL),
-        block("Latest alerts", ALERTS_SQL),
-        block("Counts (dead letters = rejected input)", COUNTS_SQL),
-    ])
+    header = (
+        f"LinePulse demo — {elapsed:5.0f} s — {published} events published, {rate:,.0f} events/s"
+    )
+    return "\n\n".join(
+        [
+            header,
+            block("OEE per machine (latest window; live = provisional)", LIVE_OEE_SQL),
+            block("OEE per line (closed windows)", LINE_OEE_SQL),
+            block("Latest alerts", ALERTS_SQL),
+            block("Counts (dead letters = rejected input)", COUNTS_SQL),
+        ]
+    )
 
 
 def _bad_event(now_ms: int) -> bytes:
     """What a misconfigured PLC sends: a reading whose value is text, not a number."""
-    return orjson.dumps({"kind": "sensor.reading", "time": now_ms, "asset": "plant1/line1/st1/m1",
-                         "sensor": "m1.temperature", "value": "41,7 °C"})
+    return orjson.dumps(
+        {
+            "kind": "sensor.reading",
+            "time": now_ms,
+            "asset": "plant1/line1/st1/m1",
+            "sensor": "m1.temperature",
+            "value": "41,7 °C",
+        }
+    )
 
 
 def _drain(kafka: KafkaSettings, app_id: str, timeout_s: float) -> int:
@@ -133,8 +154,12 @@ def _drain(kafka: KafkaSettings, app_id: str, timeout_s: float) -> int:
     return lag
 
 
-def run_demo(options: DemoOptions, kafka: KafkaSettings, store: StoreSettings,
-             simulator_settings: SimulatorSettings) -> int:
+def run_demo(
+    options: DemoOptions,
+    kafka: KafkaSettings,
+    store: StoreSettings,
+    simulator_settings: SimulatorSettings,
+) -> int:
     store.data_dir.mkdir(parents=True, exist_ok=True)
     broker: RunningBroker | None = None
     if options.broker == "tansu" and "LINEPULSE_KAFKA_BOOTSTRAP" not in os.environ:
@@ -151,11 +176,15 @@ def run_demo(options: DemoOptions, kafka: KafkaSettings, store: StoreSettings,
         worker = _start_worker(kafka, store, port, store.data_dir / "worker.log", app_id)
         owner = _wait_for_owner(store, worker, 90)
         published = _simulate(options, kafka, simulator_settings, owner, stop)
-        print(f"\nstopping: {published} events published; waiting for the worker to store them",
-              flush=True)
+        print(
+            f"\nstopping: {published} events published; waiting for the worker to store them",
+            flush=True,
+        )
         lag = _drain(kafka, app_id, 90)
         if lag:
-            print(f"warning: {lag} messages were still unprocessed when the demo stopped", flush=True)
+            print(
+                f"warning: {lag} messages were still unprocessed when the demo stopped", flush=True
+            )
     finally:
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
@@ -169,8 +198,13 @@ def run_demo(options: DemoOptions, kafka: KafkaSettings, store: StoreSettings,
     return 0
 
 
-def _simulate(options: DemoOptions, kafka: KafkaSettings, settings: SimulatorSettings,
-              owner: dict, stop: threading.Event) -> int:
+def _simulate(
+    options: DemoOptions,
+    kafka: KafkaSettings,
+    settings: SimulatorSettings,
+    owner: dict,
+    stop: threading.Event,
+) -> int:
     now = int(time.time() * 1000)
     simulator = PlantSimulator(settings, now - now % 1000)
     publisher = Publisher(kafka.confluent_config())
@@ -186,8 +220,9 @@ def _simulate(options: DemoOptions, kafka: KafkaSettings, settings: SimulatorSet
             publisher.publish(event)
             published += 1
         if time.monotonic() - last_bad >= options.bad_event_every_s:
-            publisher.send(topics.SENSOR_READINGS, "plant1/line1/st1/m1",
-                           _bad_event(int(time.time() * 1000)))
+            publisher.send(
+                topics.SENSOR_READINGS, "plant1/line1/st1/m1", _bad_event(int(time.time() * 1000))
+            )
             last_bad = time.monotonic()
         if time.monotonic() - last_view >= (2.0 if interactive else 10.0):
             rate = (published - published_at_view) / (time.monotonic() - last_view)
@@ -208,5 +243,7 @@ def _print_summary(settings: StoreSettings) -> None:
             print(store.query_bytes(COUNTS_SQL, "PrettyCompactMonoBlock").decode())
         finally:
             store.close()
-    print(f"Data is in {settings.data_dir}; query it with: "
-          f"linepulse query --data-dir {settings.data_dir} \"SELECT ...\"")
+    print(
+        f"Data is in {settings.data_dir}; query it with: "
+        f'linepulse query --data-dir {settings.data_dir} "SELECT ..."'
+    )

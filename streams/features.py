@@ -71,7 +71,9 @@ def _features(second: int, samples: FloatArray) -> SecondFeatures:
     )
 
 
-def per_second_features(start_ms: int, sample_rate_hz: float, values: list[float]) -> list[SecondFeatures]:
+def per_second_features(
+    start_ms: int, sample_rate_hz: float, values: list[float]
+) -> list[SecondFeatures]:
     """Split a batch into whole UTC seconds of sample time and summarise each."""
     samples = np.asarray(values, dtype=np.float64)
     times = start_ms + (np.arange(samples.size) * (1000.0 / sample_rate_hz)).astype(np.int64)

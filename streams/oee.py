@@ -150,9 +150,7 @@ def ratios(totals: OeeTotals) -> OeeRatios:
     """A, P, Q and OEE; a zero denominator gives None, never 0 or 1."""
     availability = _ratio(totals.run_time_s, totals.planned_time_s)
     performance = (
-        None
-        if totals.counts_without_cycle_time
-        else _ratio(totals.ideal_time_s, totals.run_time_s)
+        None if totals.counts_without_cycle_time else _ratio(totals.ideal_time_s, totals.run_time_s)
     )
     quality = _ratio(totals.good, totals.total)
     oee = None
@@ -169,8 +167,9 @@ def sum_totals(parts: Iterable[OeeTotals]) -> OeeTotals:
     return result
 
 
-def _breakpoints(start: int, end: int, states: Sequence[StateChange],
-                 stops: Sequence[PlannedStop]) -> list[int]:
+def _breakpoints(
+    start: int, end: int, states: Sequence[StateChange], stops: Sequence[PlannedStop]
+) -> list[int]:
     points = {start, end}
     points.update(s.time for s in states if start < s.time < end)
     for stop in stops:
@@ -246,7 +245,9 @@ def window_totals(
     return totals
 
 
-def counter_deltas(readings: Sequence[tuple[int, int]], previous: int | None) -> list[tuple[int, int]]:
+def counter_deltas(
+    readings: Sequence[tuple[int, int]], previous: int | None
+) -> list[tuple[int, int]]:
     """Non-negative increments of a cumulative counter; a drop is a reset, counted from zero."""
     deltas = []
     last = previous

@@ -27,8 +27,13 @@ from streams.windows import ClosedWindow, MachineWindows, PartitionClock, TooLat
 log = logging.getLogger(__name__)
 
 _WINDOW_KINDS = {
-    "machine.state", "machine.count", "machine.counter", "mes.work_order.started",
-    "mes.work_order.ended", "mes.planned_stop.started", "mes.planned_stop.ended",
+    "machine.state",
+    "machine.count",
+    "machine.counter",
+    "mes.work_order.started",
+    "mes.work_order.ended",
+    "mes.planned_stop.started",
+    "mes.planned_stop.ended",
 }
 
 
@@ -46,14 +51,27 @@ def oee_result(window: ClosedWindow, version: int, label: str) -> OeeResult:
     figures = ratios(totals)
     return OeeResult(
         id=f"{window.asset}|{label}|{window.start}|{version}",
-        time=window.start, asset=window.asset, window_start=window.start, window_end=window.end,
-        window=label, version=version, provisional=window.provisional,
-        availability=figures.availability, performance=figures.performance,
-        quality=figures.quality, oee=figures.oee, planned_time_s=totals.planned_time_s,
-        run_time_s=totals.run_time_s, unknown_time_s=totals.unknown_time_s,
-        excluded_time_s=totals.excluded_time_s, ideal_time_s=totals.ideal_time_s,
-        good=totals.good, scrap=totals.scrap, total=totals.total,
-        performance_over_one=figures.performance_over_one, losses_s=totals.losses_s,
+        time=window.start,
+        asset=window.asset,
+        window_start=window.start,
+        window_end=window.end,
+        window=label,
+        version=version,
+        provisional=window.provisional,
+        availability=figures.availability,
+        performance=figures.performance,
+        quality=figures.quality,
+        oee=figures.oee,
+        planned_time_s=totals.planned_time_s,
+        run_time_s=totals.run_time_s,
+        unknown_time_s=totals.unknown_time_s,
+        excluded_time_s=totals.excluded_time_s,
+        ideal_time_s=totals.ideal_time_s,
+        good=totals.good,
+        scrap=totals.scrap,
+        total=totals.total,
+        performance_over_one=figures.performance_over_one,
+        losses_s=totals.losses_s,
     )
 
 
@@ -68,11 +86,16 @@ class OeeProcessor:
         self.lateness_ms = int(settings.allowed_lateness_s * 1000)
         self.idle_ms = int(settings.idle_timeout_s * 1000)
         self.provisional_ms = int(settings.provisional_every_s * 1000)
-        self.limits = TimeLimits(int(settings.max_future_s * 1000),
-                                 int(settings.max_event_age_s * 1000))
-        self.table = pipeline.app.Table("linepulse-oee-state", default=None,
-                                        partitions=pipeline.kafka.partitions,
-                                        key_type=str, value_type=Any)
+        self.limits = TimeLimits(
+            int(settings.max_future_s * 1000), int(settings.max_event_age_s * 1000)
+        )
+        self.table = pipeline.app.Table(
+            "linepulse-oee-state",
+            default=None,
+            partitions=pipeline.kafka.partitions,
+            key_type=str,
+            value_type=Any,
+        )
         self.down_alerts = AlertEpisodes(AlertPolicy("machine_down", "critical", 1, 1, 10**9))
         self.last_provisional: dict[int, int] = {}
 
@@ -98,7 +121,8 @@ class OeeProcessor:
             return
         try:
             decoded = (decode_machine if message.topic == topics.MACHINE_EVENTS else decode_mes)(
-                event.value)
+                event.value
+            )
             check_event_time(decoded, now_ms(), self.limits)
         except InvalidEventError as error:
             await self.pipeline.dead_letter(event, error)
@@ -158,11 +182,18 @@ class OeeProcessor:
         since, state = windows.states[-1][0], windows.states[-1][1]
         category, name = DEFAULT_CATEGORIES.categorise(state, (observed_ms - since) / 1000)
         down_s = (observed_ms - since) / 1000
-        bad = category == "availability_loss" and down_s >= self.pipeline.worker.machine_down_after_s
+        bad = (
+            category == "availability_loss" and down_s >= self.pipeline.worker.machine_down_after_s
+        )
         alert = self.down_alerts.observe(
-            source=windows.asset, asset=windows.asset, time=observed_ms, bad=bad,
-            value=down_s if bad else None, threshold=self.pipeline.worker.machine_down_after_s,
-            message=f"{windows.asset} stopped ({name}) for {down_s:.0f} s" if bad
+            source=windows.asset,
+            asset=windows.asset,
+            time=observed_ms,
+            bad=bad,
+            value=down_s if bad else None,
+            threshold=self.pipeline.worker.machine_down_after_s,
+            message=f"{windows.asset} stopped ({name}) for {down_s:.0f} s"
+            if bad
             else f"{windows.asset} is running again",
             context=ProductionContext(station=windows.asset.rsplit("/", 1)[0]),
         )

@@ -41,31 +41,61 @@ def _context(context: ProductionContext | None) -> Row:
 
 
 def _reading(event: SensorReading) -> Iterator[tuple[str, Row]]:
-    yield "sensor_readings", {
-        "time": _ms(event.time), "asset": event.asset, "sensor": event.sensor,
-        "value": event.value, "unit": event.unit, "quality": event.quality,
-        **_context(event.context), "event_id": event.id,
-    }
+    yield (
+        "sensor_readings",
+        {
+            "time": _ms(event.time),
+            "asset": event.asset,
+            "sensor": event.sensor,
+            "value": event.value,
+            "unit": event.unit,
+            "quality": event.quality,
+            **_context(event.context),
+            "event_id": event.id,
+        },
+    )
 
 
 def _batch(event: SensorBatch) -> Iterator[tuple[str, Row]]:
     for second in per_second_features(event.time, event.sample_rate_hz, event.values):
         low, mid, high = second.band_energy
-        yield "sensor_seconds", {
-            "second": second.second // 1000, "asset": event.asset, "sensor": event.sensor,
-            "samples": second.samples, "mean": second.mean, "min": second.minimum,
-            "max": second.maximum, "rms": second.rms, "peak": second.peak,
-            "crest_factor": second.crest_factor, "kurtosis": second.kurtosis,
-            "band_low": low, "band_mid": mid, "band_high": high, "unit": event.unit,
-            "event_id": event.id,
-        }
+        yield (
+            "sensor_seconds",
+            {
+                "second": second.second // 1000,
+                "asset": event.asset,
+                "sensor": event.sensor,
+                "samples": second.samples,
+                "mean": second.mean,
+                "min": second.minimum,
+                "max": second.maximum,
+                "rms": second.rms,
+                "peak": second.peak,
+                "crest_factor": second.crest_factor,
+                "kurtosis": second.kurtosis,
+                "band_low": low,
+                "band_mid": mid,
+                "band_high": high,
+                "unit": event.unit,
+                "event_id": event.id,
+            },
+        )
 
 
 def _machine(event: MachineState | ProductionCount | PlcCounter) -> Iterator[tuple[str, Row]]:
     row: Row = {
-        "time": _ms(event.time), "asset": event.asset, "kind": event.kind, "state": 0,
-        "state_name": "", "reason": "", "good": 0, "scrap": 0, "counter": "",
-        "counter_value": 0, **_context(event.context), "event_id": event.id,
+        "time": _ms(event.time),
+        "asset": event.asset,
+        "kind": event.kind,
+        "state": 0,
+        "state_name": "",
+        "reason": "",
+        "good": 0,
+        "scrap": 0,
+        "counter": "",
+        "counter_value": 0,
+        **_context(event.context),
+        "event_id": event.id,
     }
     if isinstance(event, MachineState):
         row.update(state=event.state, state_name=state_name(event.state), reason=event.reason or "")
@@ -79,57 +109,96 @@ def _machine(event: MachineState | ProductionCount | PlcCounter) -> Iterator[tup
 def _mes(event: AnyEvent) -> Iterator[tuple[str, Row]]:
     data = event.model_dump(exclude={"schema_version", "id", "time", "asset", "context", "kind"})
     context = event.context or ProductionContext()
-    yield "mes_events", {
-        "time": _ms(event.time), "asset": event.asset, "kind": event.kind,
-        "work_order": data.get("work_order") or context.work_order or "",
-        "product": data.get("product") or context.product or "",
-        "ideal_cycle_time_s": event.ideal_cycle_time_s if isinstance(event, WorkOrderStarted) else None,
-        "shift": data.get("shift") or context.shift or "",
-        "vin": data.get("vin") or context.vin or "",
-        "operator": data.get("operator") or context.operator or "",
-        "detail": str(data), "event_id": event.id,
-    }
+    yield (
+        "mes_events",
+        {
+            "time": _ms(event.time),
+            "asset": event.asset,
+            "kind": event.kind,
+            "work_order": data.get("work_order") or context.work_order or "",
+            "product": data.get("product") or context.product or "",
+            "ideal_cycle_time_s": event.ideal_cycle_time_s
+            if isinstance(event, WorkOrderStarted)
+            else None,
+            "shift": data.get("shift") or context.shift or "",
+            "vin": data.get("vin") or context.vin or "",
+            "operator": data.get("operator") or context.operator or "",
+            "detail": str(data),
+            "event_id": event.id,
+        },
+    )
 
 
 def _oee(event: OeeResult) -> Iterator[tuple[str, Row]]:
     row = event.model_dump(exclude={"schema_version", "id", "time", "context", "kind"})
     row.update(
         level="machine" if event.asset.count("/") == 3 else "group",
-        window_start=_ms(event.window_start), window_end=_ms(event.window_end),
-        provisional=int(event.provisional), performance_over_one=int(event.performance_over_one),
+        window_start=_ms(event.window_start),
+        window_end=_ms(event.window_end),
+        provisional=int(event.provisional),
+        performance_over_one=int(event.performance_over_one),
         event_id=event.id,
     )
     yield "oee_windows", row
 
 
 def _score(event: AnomalyScore) -> Iterator[tuple[str, Row]]:
-    yield "anomaly_scores", {
-        "time": _ms(event.time), "asset": event.asset, "sensor": event.sensor,
-        "score": event.score, "threshold": event.threshold, "is_anomaly": int(event.is_anomaly),
-        "warming_up": int(event.warming_up), "features": event.features, "event_id": event.id,
-    }
+    yield (
+        "anomaly_scores",
+        {
+            "time": _ms(event.time),
+            "asset": event.asset,
+            "sensor": event.sensor,
+            "score": event.score,
+            "threshold": event.threshold,
+            "is_anomaly": int(event.is_anomaly),
+            "warming_up": int(event.warming_up),
+            "features": event.features,
+            "event_id": event.id,
+        },
+    )
 
 
 def _alert(event: Alert) -> Iterator[tuple[str, Row]]:
     context = event.context or ProductionContext()
-    yield "alerts", {
-        "time": _ms(event.time), "alert_id": event.alert_id, "alert_kind": event.alert_kind,
-        "status": event.status, "severity": event.severity, "asset": event.asset,
-        "source": event.source, "message": event.message, "value": event.value,
-        "threshold": event.threshold, "raised_at": _ms(event.raised_at),
-        "vin": context.vin or "", "station": context.station or "",
-        "operator": context.operator or "", "work_order": context.work_order or "",
-        "event_id": event.id,
-    }
+    yield (
+        "alerts",
+        {
+            "time": _ms(event.time),
+            "alert_id": event.alert_id,
+            "alert_kind": event.alert_kind,
+            "status": event.status,
+            "severity": event.severity,
+            "asset": event.asset,
+            "source": event.source,
+            "message": event.message,
+            "value": event.value,
+            "threshold": event.threshold,
+            "raised_at": _ms(event.raised_at),
+            "vin": context.vin or "",
+            "station": context.station or "",
+            "operator": context.operator or "",
+            "work_order": context.work_order or "",
+            "event_id": event.id,
+        },
+    )
 
 
 def _dead_letter(event: DeadLetter) -> Iterator[tuple[str, Row]]:
-    yield "dead_letters", {
-        "time": _ms(event.time), "source_topic": event.source_topic,
-        "partition": event.partition, "offset": event.offset, "error_type": event.error_type,
-        "reason": event.reason, "key": event.key or "", "payload": event.payload,
-        "event_id": event.id,
-    }
+    yield (
+        "dead_letters",
+        {
+            "time": _ms(event.time),
+            "source_topic": event.source_topic,
+            "partition": event.partition,
+            "offset": event.offset,
+            "error_type": event.error_type,
+            "reason": event.reason,
+            "key": event.key or "",
+            "payload": event.payload,
+            "event_id": event.id,
+        },
+    )
 
 
 def rows_of(event: AnyEvent) -> Iterator[tuple[str, Row]]:

@@ -65,7 +65,9 @@ class KafkaSettings(BaseSettings):
 class StoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LINEPULSE_", frozen=True)
 
-    data_dir: Path = Field(Path(".linepulse"), description="where the embedded ClickHouse keeps its files")
+    data_dir: Path = Field(
+        Path(".linepulse"), description="where the embedded ClickHouse keeps its files"
+    )
     clickhouse_url: str | None = Field(
         None, description="a ClickHouse server (http[s]://host:port); unset = embedded chdb"
     )
@@ -85,19 +87,33 @@ class WorkerSettings(BaseSettings):
     web_port: int = Field(6066, description="port of the worker's HTTP endpoint (query, metrics)")
     oee_window_s: int = Field(60, ge=1, description="length of the tumbling OEE window")
     allowed_lateness_s: float = Field(30.0, ge=0, description="how late an event may arrive")
-    idle_timeout_s: float = Field(5.0, ge=0, description="idle time before the wall clock drives a partition's watermark")
-    tick_interval_s: float = Field(1.0, gt=0, description="how often windows are checked for closing")
+    idle_timeout_s: float = Field(
+        5.0, ge=0, description="idle time before the wall clock drives a partition's watermark"
+    )
+    tick_interval_s: float = Field(
+        1.0, gt=0, description="how often windows are checked for closing"
+    )
     provisional_every_s: float = Field(5.0, gt=0, description="cadence of provisional OEE rows")
     sink_batch_rows: int = Field(5000, ge=1, description="rows per ClickHouse insert at most")
-    sink_batch_s: float = Field(1.0, gt=0, description="longest wait before a partial batch is written")
+    sink_batch_s: float = Field(
+        1.0, gt=0, description="longest wait before a partial batch is written"
+    )
     max_future_s: float = Field(300.0, ge=0, description="event times further ahead are refused")
     max_event_age_s: float = Field(7 * 86400.0, gt=0, description="event times older are refused")
-    anomaly_threshold: float = Field(0.9995, gt=0, le=1, description="score at which an observation is anomalous")
+    anomaly_threshold: float = Field(
+        0.9995, gt=0, le=1, description="score at which an observation is anomalous"
+    )
     anomaly_warmup: int = Field(60, ge=1, description="observations per sensor before any alert")
     anomaly_window: int = Field(600, ge=10, description="observations the detector remembers")
-    alert_raise_after: int = Field(3, ge=1, description="consecutive anomalous observations that raise an alert")
-    alert_clear_after: int = Field(10, ge=1, description="consecutive normal observations that clear it")
-    machine_down_after_s: float = Field(300.0, gt=0, description="stop length that raises a machine-down alert")
+    alert_raise_after: int = Field(
+        3, ge=1, description="consecutive anomalous observations that raise an alert"
+    )
+    alert_clear_after: int = Field(
+        10, ge=1, description="consecutive normal observations that clear it"
+    )
+    machine_down_after_s: float = Field(
+        300.0, gt=0, description="stop length that raises a machine-down alert"
+    )
     log_level: str = Field("info", description="worker log level")
 
 
@@ -111,5 +127,7 @@ class SimulatorSettings(BaseSettings):
     vibration_rate_hz: int = Field(1000, ge=10, description="sample rate of vibration sensors")
     current_rate_hz: int = Field(10, ge=1, description="sample rate of motor current sensors")
     faults: str = Field(
-        "", description="faults to inject, e.g. 'spike:m1:30,drift:m2:60,stuck:m3:20,silent:m4:40' (kind:machine:at_s[:for_s])"
+        "",
+        description="faults to inject as kind:machine:at_s[:for_s], comma-separated, "
+        "e.g. 'spike:m1:30,drift:m2:60,stuck:m3:20,silent:m4:40:30'",
     )

@@ -21,8 +21,14 @@ from streams.store import Store, StoreError
 log = logging.getLogger(__name__)
 
 SINK_TOPICS = (
-    topics.SENSOR_READINGS, topics.SENSOR_BATCHES, topics.MACHINE_EVENTS, topics.MES_EVENTS,
-    topics.OEE_RESULTS, topics.ANOMALY_SCORES, topics.ALERTS, topics.DEAD_LETTERS,
+    topics.SENSOR_READINGS,
+    topics.SENSOR_BATCHES,
+    topics.MACHINE_EVENTS,
+    topics.MES_EVENTS,
+    topics.OEE_RESULTS,
+    topics.ANOMALY_SCORES,
+    topics.ALERTS,
+    topics.DEAD_LETTERS,
 )
 _MAX_BACKOFF_S = 30.0
 
@@ -52,8 +58,13 @@ def _insert_with_retry(store: Store, tables: dict[str, list[Row]]) -> None:
             store.insert_rows(table, rows)
         except StoreError as error:
             metrics.SINK_RETRIES.inc()
-            log.warning("insert of %d rows into %s failed, retrying in %.1f s: %s",
-                        len(rows), table, backoff, error)
+            log.warning(
+                "insert of %d rows into %s failed, retrying in %.1f s: %s",
+                len(rows),
+                table,
+                backoff,
+                error,
+            )
             time.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF_S)
             continue

@@ -18,8 +18,13 @@ from schemas.exceptions import LinePulseError
 from streams.settings import StoreSettings
 
 DATABASE = "linepulse"
-_FORMATS = {"csv": "CSVWithNames", "json": "JSONEachRow", "table": "PrettyCompactMonoBlock",
-            "tsv": "TabSeparatedWithNames", "parquet": "Parquet"}
+_FORMATS = {
+    "csv": "CSVWithNames",
+    "json": "JSONEachRow",
+    "table": "PrettyCompactMonoBlock",
+    "tsv": "TabSeparatedWithNames",
+    "parquet": "Parquet",
+}
 
 
 class StoreError(LinePulseError):
@@ -172,7 +177,10 @@ def migrate(store: Store) -> list[int]:
         f"CREATE TABLE IF NOT EXISTS {DATABASE}.schema_migrations (version UInt32, name String, "
         "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
     )
-    done = {row["version"] for row in query_rows(store, f"SELECT version FROM {DATABASE}.schema_migrations")}
+    done = {
+        row["version"]
+        for row in query_rows(store, f"SELECT version FROM {DATABASE}.schema_migrations")
+    }
     applied = []
     for version, name, sql in _migration_files():
         if version in done:
@@ -195,11 +203,11 @@ def schema_version(store: Store) -> int:
 def require_schema(store: Store) -> None:
     """Refuse to write to a store whose schema this version does not know."""
     found, expected = schema_version(store), latest_schema_version()
-    if found != expected:
-        msg = (
-            f"ClickHouse schema is at version {found}, this LinePulse expects {expected}: "
-            "run `linepulse db migrate`" if found < expected else
-            f"ClickHouse schema is at version {found}, newer than this LinePulse ({expected}): "
-            "upgrade LinePulse"
-        )
+    if found < expected:
+        msg = f"ClickHouse schema is at version {found}, LinePulse expects {expected}: "
+        msg += "run `linepulse db migrate`"
+        raise StoreError(msg)
+    if found > expected:
+        msg = f"ClickHouse schema is at version {found}, newer than this LinePulse ({expected}): "
+        msg += "upgrade LinePulse"
         raise StoreError(msg)

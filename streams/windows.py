@@ -103,8 +103,9 @@ class MachineWindows:
         elif isinstance(event, ProductionCount):
             _insert_sorted(self.counts, [event.time, event.good, event.scrap, event.id])
         elif isinstance(event, PlcCounter):
-            _insert_sorted(self.counters.setdefault(event.counter, []),
-                           [event.time, event.value, event.id])
+            _insert_sorted(
+                self.counters.setdefault(event.counter, []), [event.time, event.value, event.id]
+            )
         elif isinstance(event, WorkOrderStarted):
             _insert_sorted(self.orders, [event.time, event.ideal_cycle_time_s, event.id])
         elif isinstance(event, WorkOrderEnded):
@@ -115,12 +116,16 @@ class MachineWindows:
             _insert_sorted(self.stops, [event.time, event.reason, 0, event.id])
 
     def _cycle_time_at(self, time_ms: int) -> float | None:
-        index = bisect.bisect_right(self.orders, (time_ms, "\uffff"),
-                                    key=lambda r: (r[0], str(r[-1]))) - 1
+        index = (
+            bisect.bisect_right(self.orders, (time_ms, "\uffff"), key=lambda r: (r[0], str(r[-1])))
+            - 1
+        )
         return self.orders[index][1] if index >= 0 else None
 
     def _all_counts(self) -> list[Count]:
-        counts = [Count(t, good, scrap, self._cycle_time_at(t)) for t, good, scrap, _ in self.counts]
+        counts = [
+            Count(t, good, scrap, self._cycle_time_at(t)) for t, good, scrap, _ in self.counts
+        ]
         for name, readings in self.counters.items():
             for t, delta in counter_deltas([(r[0], r[1]) for r in readings], None):
                 good, scrap = (delta, 0) if name == "good" else (0, delta)
@@ -138,11 +143,13 @@ class MachineWindows:
         intervals.extend(PlannedStop(t, max(until, t), r) for r, t in open_since.items())
         return intervals
 
-    def totals(self, start: int, end: int, categories: StateCategories,
-               horizon: int | None = None) -> OeeTotals:
+    def totals(
+        self, start: int, end: int, categories: StateCategories, horizon: int | None = None
+    ) -> OeeTotals:
         states = [StateChange(t, s) for t, s, _ in self.states]
-        return window_totals(start, end, states, self._all_counts(), self._planned_stops(end),
-                             categories, horizon)
+        return window_totals(
+            start, end, states, self._all_counts(), self._planned_stops(end), categories, horizon
+        )
 
     def _stop_undecided(self, end: int, horizon: int, categories: StateCategories) -> bool:
         """An unspecified stop still running at `end` whose length decides between microstop
@@ -150,8 +157,10 @@ class MachineWindows:
         if not self.states or self.states[-1][0] >= end:
             return False
         since, code = self.states[-1][0], self.states[-1][1]
-        return (state_family(code) == State.UNSPECIFIED_STOP
-                and horizon - since <= categories.microstop_max_s * 1000)
+        return (
+            state_family(code) == State.UNSPECIFIED_STOP
+            and horizon - since <= categories.microstop_max_s * 1000
+        )
 
     def next_window_start(self) -> int | None:
         if self.closed_until is not None:
@@ -195,7 +204,8 @@ class MachineWindows:
         self.counts = _keep_from(self.counts, cut, keep_last_before=False)
         self.orders = _keep_from(self.orders, cut, keep_last_before=True)
         self.counters = {
-            name: _keep_from(rows, cut, keep_last_before=True) for name, rows in self.counters.items()
+            name: _keep_from(rows, cut, keep_last_before=True)
+            for name, rows in self.counters.items()
         }
         still_open = self._planned_stops(cut)
         self.stops = [

@@ -31,16 +31,25 @@ def counter(at_s: float, name: str, value: int, asset: str = ASSET) -> PlcCounte
 
 
 def order(at_s: float, cycle_s: float, asset: str = ASSET, wo: str = "WO-1") -> WorkOrderStarted:
-    return WorkOrderStarted(time=T0 + round(at_s * 1000), asset=asset, work_order=wo,
-                            product="sedan", ideal_cycle_time_s=cycle_s)
+    return WorkOrderStarted(
+        time=T0 + round(at_s * 1000),
+        asset=asset,
+        work_order=wo,
+        product="sedan",
+        ideal_cycle_time_s=cycle_s,
+    )
 
 
-def stop(start_s: float, end_s: float, reason: str = "break",
-         asset: str = ASSET) -> tuple[PlannedStopStarted, PlannedStopEnded]:
-    return (PlannedStopStarted(time=T0 + round(start_s * 1000), asset=asset, reason=reason),
-            PlannedStopEnded(time=T0 + round(end_s * 1000), asset=asset, reason=reason))
+def stop(
+    start_s: float, end_s: float, reason: str = "break", asset: str = ASSET
+) -> tuple[PlannedStopStarted, PlannedStopEnded]:
+    return (
+        PlannedStopStarted(time=T0 + round(start_s * 1000), asset=asset, reason=reason),
+        PlannedStopEnded(time=T0 + round(end_s * 1000), asset=asset, reason=reason),
+    )
 
 
-def reading(at_s: float, value: float, sensor: str = "m1.temperature",
-            asset: str = ASSET) -> SensorReading:
+def reading(
+    at_s: float, value: float, sensor: str = "m1.temperature", asset: str = ASSET
+) -> SensorReading:
     return SensorReading(time=T0 + round(at_s * 1000), asset=asset, sensor=sensor, value=value)

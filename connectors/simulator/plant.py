@@ -105,16 +105,25 @@ class SimMachine:
 
     def context(self, shift: str) -> ProductionContext:
         return ProductionContext(
-            vin=self.vin or None, station=self.station, operator=self.operator or None,
-            work_order=self.work_order or None, product=self.product or None, shift=shift,
+            vin=self.vin or None,
+            station=self.station,
+            operator=self.operator or None,
+            work_order=self.work_order or None,
+            product=self.product or None,
+            shift=shift,
         )
 
 
 class PlantSimulator:
     """Advance with `advance(until_ms)`; every call returns the events in time order."""
 
-    def __init__(self, settings: SimulatorSettings, start_ms: int,
-                 break_every_s: float = 3600.0, break_length_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        settings: SimulatorSettings,
+        start_ms: int,
+        break_every_s: float = 3600.0,
+        break_length_s: float = 300.0,
+    ) -> None:
         self.settings = settings
         self.start_ms = start_ms
         self.now_ms = start_ms
@@ -133,9 +142,13 @@ class PlantSimulator:
         station = f"st{index // self.settings.lines + 1}"
         name = f"m{index + 1}"
         asset = f"{self.settings.plant}/{line}/{station}/{name}"
-        return SimMachine(name, asset, f"{self.settings.plant}/{line}",
-                          f"{self.settings.plant}/{line}/{station}",
-                          random.Random(self._rng.getrandbits(64)))
+        return SimMachine(
+            name,
+            asset,
+            f"{self.settings.plant}/{line}",
+            f"{self.settings.plant}/{line}/{station}",
+            random.Random(self._rng.getrandbits(64)),
+        )
 
     def _opening_events(self) -> list[IngestEvent]:
         events: list[IngestEvent] = []
@@ -158,15 +171,26 @@ class PlantSimulator:
         machine.product = product
         machine.ideal_cycle_time_s = cycle_s
         machine.parts_in_order = 0
-        return [WorkOrderStarted(time=t, asset=machine.asset, work_order=machine.work_order,
-                                 product=product, ideal_cycle_time_s=cycle_s,
-                                 planned_quantity=40, context=machine.context(self.shift))]
+        return [
+            WorkOrderStarted(
+                time=t,
+                asset=machine.asset,
+                work_order=machine.work_order,
+                product=product,
+                ideal_cycle_time_s=cycle_s,
+                planned_quantity=40,
+                context=machine.context(self.shift),
+            )
+        ]
 
     def _set_state(self, machine: SimMachine, t: int, state: int) -> list[IngestEvent]:
         machine.state = state
         machine.history.append((t, state))
-        return [MachineState(time=t, asset=machine.asset, state=state,
-                             context=machine.context(self.shift))]
+        return [
+            MachineState(
+                time=t, asset=machine.asset, state=state, context=machine.context(self.shift)
+            )
+        ]
 
     def _run_length_ms(self, machine: SimMachine) -> int:
         return int(machine.rng.expovariate(1 / 240.0) * 1000) + 5000
@@ -179,8 +203,9 @@ class PlantSimulator:
 
     def _fault(self, machine: SimMachine, kind: str, t: int) -> bool:
         elapsed = (t - self.start_ms) / 1000.0
-        return any(f.kind == kind and f.machine == machine.name and f.active(elapsed)
-                   for f in self.faults)
+        return any(
+            f.kind == kind and f.machine == machine.name and f.active(elapsed) for f in self.faults
+        )
 
     def _machine_step(self, machine: SimMachine, t: int) -> list[IngestEvent]:
         events: list[IngestEvent] = []
@@ -195,7 +220,9 @@ class PlantSimulator:
                         chosen = stop
                         break
                 events += self._set_state(machine, t, chosen[0])
-                machine.state_until_ms = t + int(machine.rng.expovariate(1 / chosen[1]) * 1000) + 3000
+                machine.state_until_ms = (
+                    t + int(machine.rng.expovariate(1 / chosen[1]) * 1000) + 3000
+                )
             else:
                 events += self._set_state(machine, t, State.PRODUCING)
                 machine.state_until_ms = t + self._run_length_ms(machine)
@@ -208,12 +235,25 @@ class PlantSimulator:
         scrap = machine.rng.random() < 0.04
         machine.parts_good += 0 if scrap else 1
         machine.parts_scrap += 1 if scrap else 0
-        events: list[IngestEvent] = [ProductionCount(
-            time=t, asset=machine.asset, good=0 if scrap else 1, scrap=1 if scrap else 0,
-            context=machine.context(self.shift))]
+        events: list[IngestEvent] = [
+            ProductionCount(
+                time=t,
+                asset=machine.asset,
+                good=0 if scrap else 1,
+                scrap=1 if scrap else 0,
+                context=machine.context(self.shift),
+            )
+        ]
         machine.parts_in_order += 1
-        events.append(VehicleAtStation(time=t, asset=machine.station, vin=machine.vin,
-                                       action="left", context=machine.context(self.shift)))
+        events.append(
+            VehicleAtStation(
+                time=t,
+                asset=machine.station,
+                vin=machine.vin,
+                action="left",
+                context=machine.context(self.shift),
+            )
+        )
         events += self._next_vehicle(machine, t)
         machine.next_part_ms = t + self._cycle_ms(machine)
         if machine.parts_in_order >= 40:
@@ -222,8 +262,15 @@ class PlantSimulator:
 
     def _next_vehicle(self, machine: SimMachine, t: int) -> list[IngestEvent]:
         machine.vin = self._new_vin(machine)
-        return [VehicleAtStation(time=t, asset=machine.station, vin=machine.vin,
-                                 action="arrived", context=machine.context(self.shift))]
+        return [
+            VehicleAtStation(
+                time=t,
+                asset=machine.station,
+                vin=machine.vin,
+                action="arrived",
+                context=machine.context(self.shift),
+            )
+        ]
 
     def _break_step(self, t: int) -> list[IngestEvent]:
         if self.break_every_ms <= 0:
@@ -255,15 +302,24 @@ class PlantSimulator:
             current = (14.0 if running else 1.5) + machine.rng.gauss(0, 0.3)
             if self._fault(machine, "spike", t):
                 current *= 3.0
-            events.append(SensorReading(time=t, asset=machine.asset, sensor=f"{machine.name}.current",
-                                        value=round(current, 4), unit="A", context=context))
+            events.append(
+                SensorReading(
+                    time=t,
+                    asset=machine.asset,
+                    sensor=f"{machine.name}.current",
+                    value=round(current, 4),
+                    unit="A",
+                    context=context,
+                )
+            )
         if elapsed_ms % 1000 == 0:
             events.append(self._temperature(machine, t, running, context))
             events.append(self._vibration(machine, t, running, context))
         return events
 
-    def _temperature(self, machine: SimMachine, t: int, running: bool,
-                     context: ProductionContext) -> SensorReading:
+    def _temperature(
+        self, machine: SimMachine, t: int, running: bool, context: ProductionContext
+    ) -> SensorReading:
         value = 45.0 + (5.0 if running else 0.0) + machine.rng.gauss(0, 0.4) + 400 * machine.wear
         if self._fault(machine, "spike", t):
             value += 30.0
@@ -273,11 +329,18 @@ class PlantSimulator:
             value = machine.stuck_temperature
         else:
             machine.stuck_temperature = None
-        return SensorReading(time=t, asset=machine.asset, sensor=f"{machine.name}.temperature",
-                             value=round(value, 3), unit="degC", context=context)
+        return SensorReading(
+            time=t,
+            asset=machine.asset,
+            sensor=f"{machine.name}.temperature",
+            value=round(value, 3),
+            unit="degC",
+            context=context,
+        )
 
-    def _vibration(self, machine: SimMachine, t: int, running: bool,
-                   context: ProductionContext) -> SensorBatch:
+    def _vibration(
+        self, machine: SimMachine, t: int, running: bool, context: ProductionContext
+    ) -> SensorBatch:
         rate = self.settings.vibration_rate_hz
         amplitude = (1.0 if running else 0.1) * (1.0 + 60 * machine.wear)
         if self._fault(machine, "spike", t):
@@ -285,14 +348,24 @@ class PlantSimulator:
         bearing = 30 * machine.wear
         rng = machine.rng
         values = [
-            round(amplitude * math.sin(2 * math.pi * 50 * (n / rate) + machine.phase)
-                  + bearing * math.sin(2 * math.pi * 0.37 * rate * (n / rate))
-                  + rng.gauss(0, 0.05 + 0.1 * amplitude), 5)
+            round(
+                amplitude * math.sin(2 * math.pi * 50 * (n / rate) + machine.phase)
+                + bearing * math.sin(2 * math.pi * 0.37 * rate * (n / rate))
+                + rng.gauss(0, 0.05 + 0.1 * amplitude),
+                5,
+            )
             for n in range(rate)
         ]
         machine.phase = (machine.phase + 2 * math.pi * 50) % (2 * math.pi)
-        return SensorBatch(time=t, asset=machine.asset, sensor=f"{machine.name}.vibration",
-                           sample_rate_hz=rate, values=values, unit="g", context=context)
+        return SensorBatch(
+            time=t,
+            asset=machine.asset,
+            sensor=f"{machine.name}.vibration",
+            sample_rate_hz=rate,
+            values=values,
+            unit="g",
+            context=context,
+        )
 
     def advance(self, until_ms: int, step_ms: int = 100) -> list[IngestEvent]:
         events, self._pending = self._pending, []

@@ -9,8 +9,13 @@ from connectors.publisher import Publisher
 from connectors.simulator.plant import PlantSimulator
 
 
-def run_realtime(simulator: PlantSimulator, publisher: Publisher, duration_s: float | None,
-                 stop: threading.Event | None = None, step_s: float = 0.1) -> int:
+def run_realtime(
+    simulator: PlantSimulator,
+    publisher: Publisher,
+    duration_s: float | None,
+    stop: threading.Event | None = None,
+    step_s: float = 0.1,
+) -> int:
     """Publish the simulated plant as it happens until `duration_s` passes or `stop` is set.
     Returns the number of events published."""
     stop = stop or threading.Event()

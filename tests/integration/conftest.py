@@ -59,9 +59,13 @@ class WorkerProcess:
 
     def start(self, timeout_s: float = 120) -> None:
         log = open(self.data_dir / "worker.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
-                                        env=self.env, stdout=log, stderr=log,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log_tail()
@@ -87,8 +91,9 @@ class WorkerProcess:
         raw = query_worker(owner, sql, "json")
         return [orjson.loads(line) for line in raw.splitlines() if line.strip()]
 
-    def wait_rows(self, sql: str, predicate: Callable[[list[dict]], bool],
-                  timeout_s: float = 90) -> list[dict]:
+    def wait_rows(
+        self, sql: str, predicate: Callable[[list[dict]], bool], timeout_s: float = 90
+    ) -> list[dict]:
         deadline = time.monotonic() + timeout_s
         rows: list[dict] = []
         while time.monotonic() < deadline:
@@ -96,7 +101,9 @@ class WorkerProcess:
             if predicate(rows):
                 return rows
             time.sleep(0.5)
-        raise AssertionError(f"condition not met in {timeout_s} s; last rows: {rows}\n{self.log_tail()}")
+        raise AssertionError(
+            f"condition not met in {timeout_s} s; last rows: {rows}\n{self.log_tail()}"
+        )
 
     def log_tail(self) -> str:
         path = self.data_dir / "worker.log"
@@ -113,24 +120,39 @@ class WorkerProcess:
 
 
 FAST_WINDOWS = {
-    "oee_window_s": 10, "allowed_lateness_s": 2, "idle_timeout_s": 1, "tick_interval_s": 0.5,
-    "provisional_every_s": 2, "anomaly_warmup": 30, "anomaly_window": 200, "sink_batch_s": 0.3,
+    "oee_window_s": 10,
+    "allowed_lateness_s": 2,
+    "idle_timeout_s": 1,
+    "tick_interval_s": 0.5,
+    "provisional_every_s": 2,
+    "anomaly_warmup": 30,
+    "anomaly_window": 200,
+    "sink_batch_s": 0.3,
 }
 
 
 @pytest.fixture(scope="module")
-def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+def worker(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
     process = WorkerProcess(kafka_bootstrap, tmp_path_factory.mktemp("worker"), **FAST_WINDOWS)
     process.start()
     yield process
     process.stop()
 
 
-def consume(bootstrap: str, topic: str, predicate: Callable[[dict], bool], count: int,
-            timeout_s: float = 60) -> list[dict]:
+def consume(
+    bootstrap: str, topic: str, predicate: Callable[[dict], bool], count: int, timeout_s: float = 60
+) -> list[dict]:
     """Read `topic` from the start until `count` JSON messages match `predicate`."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"t-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     found: list[dict] = []
     deadline = time.monotonic() + timeout_s

@@ -39,7 +39,9 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
 
     events = [
         # machine A: delta counts, ideal cycle 0.5 s
-        WorkOrderStarted(time=at(0), asset=a, work_order="WO-A", product="door", ideal_cycle_time_s=0.5),
+        WorkOrderStarted(
+            time=at(0), asset=a, work_order="WO-A", product="door", ideal_cycle_time_s=0.5
+        ),
         MachineState(time=at(0), asset=a, state=State.PRODUCING),
         ProductionCount(time=at(1), asset=a, good=8),
         ProductionCount(time=at(4), asset=a, good=5, scrap=1),
@@ -50,7 +52,9 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
         MachineState(time=at(18), asset=a, state=State.PRODUCING),
         ProductionCount(time=at(25), asset=a, good=4),
         # machine B: cumulative PLC counters with a reset, a microstop and a planned break
-        WorkOrderStarted(time=at(0), asset=b, work_order="WO-B", product="roof", ideal_cycle_time_s=1.0),
+        WorkOrderStarted(
+            time=at(0), asset=b, work_order="WO-B", product="roof", ideal_cycle_time_s=1.0
+        ),
         MachineState(time=at(0), asset=b, state=State.PRODUCING),
         PlcCounter(time=at(0), asset=b, counter="good", value=100),
         PlcCounter(time=at(0), asset=b, counter="scrap", value=0),
@@ -68,11 +72,13 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
         publisher.publish(event)
     publisher.flush()
 
-    sql = (f"SELECT asset, toUnixTimestamp64Milli(window_start) AS start, availability, "
-           f"performance, quality, oee, planned_time_s, run_time_s, good, scrap, "
-           f"performance_over_one FROM linepulse.oee_windows FINAL "
-           f"WHERE provisional = 0 AND asset LIKE '{plant}/%' AND window_start < "
-           f"fromUnixTimestamp64Milli({at(30)}) ORDER BY asset, start")
+    sql = (
+        f"SELECT asset, toUnixTimestamp64Milli(window_start) AS start, availability, "
+        f"performance, quality, oee, planned_time_s, run_time_s, good, scrap, "
+        f"performance_over_one FROM linepulse.oee_windows FINAL "
+        f"WHERE provisional = 0 AND asset LIKE '{plant}/%' AND window_start < "
+        f"fromUnixTimestamp64Milli({at(30)}) ORDER BY asset, start"
+    )
     rows = worker.wait_rows(sql, lambda r: len(r) == 6)
     got = {(r["asset"], (r["start"] - base) // 1000): r for r in rows}
 
@@ -100,9 +106,14 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
     late = ProductionCount(time=at(2), asset=a, good=99)
     publisher.publish(late)
     publisher.flush()
-    letters = consume(worker.bootstrap, topics.DEAD_LETTERS,
-                      lambda v: v.get("asset") == a and v.get("error_type") == "too_late", 1)
-    assert letters and late.id in letters[0]["payload"]
+    letters = consume(
+        worker.bootstrap,
+        topics.DEAD_LETTERS,
+        lambda v: v.get("asset") == a and v.get("error_type") == "too_late",
+        1,
+    )
+    assert letters
+    assert late.id in letters[0]["payload"]
     assert worker.query(f"{sql.split(' ORDER BY')[0]} AND good = 99") == []
 
 
@@ -113,16 +124,28 @@ def test_injected_anomaly_raises_an_alert_on_the_alert_topic(worker: WorkerProce
     publisher = Publisher({"bootstrap.servers": worker.bootstrap})
     normal = [20.0 + (i % 7) * 0.1 for i in range(120)]
     for i, value in enumerate([*normal, *[45.0] * 8]):
-        publisher.publish(SensorReading(time=start + i * 1000, asset=asset, sensor="m1.temperature",
-                                        value=value, unit="degC"))
+        publisher.publish(
+            SensorReading(
+                time=start + i * 1000,
+                asset=asset,
+                sensor="m1.temperature",
+                value=value,
+                unit="degC",
+            )
+        )
     publisher.flush()
     alerts = consume(worker.bootstrap, topics.ALERTS, lambda v: v.get("asset") == asset, 1)
     assert alerts, "no alert arrived"
     alert = alerts[0]
-    assert (alert["alert_kind"], alert["status"], alert["source"]) == ("anomaly", "raised", "m1.temperature")
+    assert (alert["alert_kind"], alert["status"], alert["source"]) == (
+        "anomaly",
+        "raised",
+        "m1.temperature",
+    )
     assert alert["time"] >= start + 120_000  # raised by the spike, not during warm-up
     stored = worker.wait_rows(
-        f"SELECT status FROM linepulse.alerts WHERE asset = '{asset}'", lambda r: len(r) >= 1)
+        f"SELECT status FROM linepulse.alerts WHERE asset = '{asset}'", lambda r: len(r) >= 1
+    )
     assert stored[0]["status"] == "raised"
 
 
@@ -132,9 +155,12 @@ def test_malformed_events_reach_the_dead_letter_topic_while_good_events_flow(wor
     now = int(time.time() * 1000)
     publisher = Publisher({"bootstrap.servers": worker.bootstrap})
     publisher.send(topics.MACHINE_EVENTS, asset, b"\x00\x01 not json")
-    publisher.send(topics.SENSOR_READINGS, asset,
-                   b'{"kind":"sensor.reading","time":%d,"asset":"%s","sensor":"t","value":"hot"}'
-                   % (now, asset.encode()))
+    publisher.send(
+        topics.SENSOR_READINGS,
+        asset,
+        b'{"kind":"sensor.reading","time":%d,"asset":"%s","sensor":"t","value":"hot"}'
+        % (now, asset.encode()),
+    )
     publisher.publish(MachineState(time=now + 3_600_000, asset=asset, state=State.PRODUCING))
     good = SensorReading(time=now, asset=asset, sensor="t", value=21.5)
     publisher.publish(good)
@@ -148,17 +174,28 @@ def test_malformed_events_reach_the_dead_letter_topic_while_good_events_flow(wor
     assert "in the future" in by_type["time_in_future"]["reason"]
     stored = worker.wait_rows(
         f"SELECT value, event_id FROM linepulse.sensor_readings WHERE asset = '{asset}'",
-        lambda r: len(r) >= 1)
+        lambda r: len(r) >= 1,
+    )
     assert stored == [{"value": 21.5, "event_id": good.id}]
     worker.wait_rows(
-        f"SELECT error_type FROM linepulse.dead_letters WHERE key = '{asset}'", lambda r: len(r) == 3)
+        f"SELECT error_type FROM linepulse.dead_letters WHERE key = '{asset}'",
+        lambda r: len(r) == 3,
+    )
 
 
 def test_metrics_move_when_events_flow(worker: WorkerProcess):
     text = worker.metrics()
-    for name in ("linepulse_events_in_total", "linepulse_sink_rows_total",
-                 "linepulse_dead_letters_total", "linepulse_watermark_delay_seconds"):
+    for name in (
+        "linepulse_events_in_total",
+        "linepulse_sink_rows_total",
+        "linepulse_dead_letters_total",
+        "linepulse_watermark_delay_seconds",
+    ):
         assert name in text
-    rows_line = [line for line in text.splitlines()
-                 if line.startswith("linepulse_sink_rows_total{") and "sensor_readings" in line]
-    assert rows_line and float(rows_line[0].rsplit(" ", 1)[1]) >= 1
+    rows_line = [
+        line
+        for line in text.splitlines()
+        if line.startswith("linepulse_sink_rows_total{") and "sensor_readings" in line
+    ]
+    assert rows_line
+    assert float(rows_line[0].rsplit(" ", 1)[1]) >= 1

@@ -6,8 +6,15 @@ from streams.alerts import AlertEpisodes, AlertPolicy
 def feed(episodes, flags):
     steps = []
     for i, bad in enumerate(flags):
-        alert = episodes.observe(source="s", asset="p/l/s/m", time=1_767_225_600_000 + i * 1000,
-                                 bad=bad, value=1.0 if bad else 0.0, threshold=0.5, message="m")
+        alert = episodes.observe(
+            source="s",
+            asset="p/l/s/m",
+            time=1_767_225_600_000 + i * 1000,
+            bad=bad,
+            value=1.0 if bad else 0.0,
+            threshold=0.5,
+            message="m",
+        )
         if alert is not None:
             steps.append(alert)
     return steps

@@ -9,8 +9,9 @@ from schemas.exceptions import InvalidEventError
 from tests.factories import T0, count, order, reading, state, stop
 
 
-@pytest.mark.parametrize("event", [state(0, 10000), count(1, 3, 1), order(2, 1.5), *stop(3, 4),
-                                   reading(5, 21.5)])
+@pytest.mark.parametrize(
+    "event", [state(0, 10000), count(1, 3, 1), order(2, 1.5), *stop(3, 4), reading(5, 21.5)]
+)
 def test_every_contract_round_trips(event):
     assert decode_any(encode(event)) == event
 
@@ -28,12 +29,22 @@ def test_iso_time_with_offset_is_accepted_and_naive_time_refused():
     [
         (b"not json at all", "not_json", "not JSON"),
         (b"[1, 2]", "not_object", "JSON object"),
-        (b'{"kind": "machine.state", "time": 1767225600000, "asset": "p/l", "state": 12}',
-         "schema", "state 12 is not a known state code"),
-        (b'{"kind": "sensor.reading", "time": 1767225600000, "asset": "p/l", "sensor": "t"}',
-         "schema", "value"),
-        (b'{"kind": "sensor.reading", "time": 1767225600000, "asset": "bad path!", "sensor": "t",'
-         b' "value": 1}', "schema", "asset"),
+        (
+            b'{"kind": "machine.state", "time": 1767225600000, "asset": "p/l", "state": 12}',
+            "schema",
+            "state 12 is not a known state code",
+        ),
+        (
+            b'{"kind": "sensor.reading", "time": 1767225600000, "asset": "p/l", "sensor": "t"}',
+            "schema",
+            "value",
+        ),
+        (
+            b'{"kind": "sensor.reading", "time": 1767225600000, "asset": "bad path!", '
+            b'"sensor": "t", "value": 1}',
+            "schema",
+            "asset",
+        ),
         (b'{"kind": "machine.teleport", "time": 1767225600000, "asset": "p"}', "schema", "kind"),
     ],
 )

@@ -19,10 +19,16 @@ def test_vorne_worked_example_reproduces_published_figures():
     """oee.com 'Calculate OEE' example: 480 min shift, two 15 min breaks and a 30 min meal,
     47 min down time, ideal cycle 1.0 s, 19,271 parts of which 423 rejects.
     Published: A 88.81 %, P 86.11 %, Q 97.80 %, OEE 74.79 %."""
-    stops = [PlannedStop(60 * MIN, 75 * MIN, "break"), PlannedStop(180 * MIN, 210 * MIN, "meal"),
-             PlannedStop(300 * MIN, 315 * MIN, "break")]
-    states = [StateChange(0, State.PRODUCING), StateChange(100 * MIN, State.EQUIPMENT_FAILURE),
-              StateChange(147 * MIN, State.PRODUCING)]
+    stops = [
+        PlannedStop(60 * MIN, 75 * MIN, "break"),
+        PlannedStop(180 * MIN, 210 * MIN, "meal"),
+        PlannedStop(300 * MIN, 315 * MIN, "break"),
+    ]
+    states = [
+        StateChange(0, State.PRODUCING),
+        StateChange(100 * MIN, State.EQUIPMENT_FAILURE),
+        StateChange(147 * MIN, State.PRODUCING),
+    ]
     counts = [Count(20 * MIN, 18_848, 423, 1.0)]
     totals = window_totals(0, 480 * MIN, states, counts, stops)
     assert totals.planned_time_s == 420 * 60
@@ -35,9 +41,13 @@ def test_vorne_worked_example_reproduces_published_figures():
 
 
 def test_short_unspecified_stop_is_a_microstop_and_long_one_an_availability_loss():
-    states = [StateChange(0, State.PRODUCING), StateChange(10_000, State.UNSPECIFIED_STOP),
-              StateChange(70_000, State.PRODUCING), StateChange(100_000, State.UNSPECIFIED_STOP),
-              StateChange(400_000, State.PRODUCING)]
+    states = [
+        StateChange(0, State.PRODUCING),
+        StateChange(10_000, State.UNSPECIFIED_STOP),
+        StateChange(70_000, State.PRODUCING),
+        StateChange(100_000, State.UNSPECIFIED_STOP),
+        StateChange(400_000, State.PRODUCING),
+    ]
     totals = window_totals(0, 600_000, states, [])
     assert totals.losses_s["performance_loss:microstop"] == 60
     assert totals.losses_s["availability_loss:unspecified_stop"] == 300
@@ -53,8 +63,11 @@ def test_time_before_the_first_state_is_unknown_and_not_planned():
 
 
 def test_no_shift_and_no_order_are_excluded_from_planned_time():
-    states = [StateChange(0, State.NO_SHIFT), StateChange(30_000, State.PRODUCING),
-              StateChange(40_000, State.NO_ORDER)]
+    states = [
+        StateChange(0, State.NO_SHIFT),
+        StateChange(30_000, State.PRODUCING),
+        StateChange(40_000, State.NO_ORDER),
+    ]
     totals = window_totals(0, 60_000, states, [])
     assert totals.excluded_time_s == 50
     assert totals.planned_time_s == 10
@@ -69,8 +82,12 @@ def test_zero_denominators_give_none_not_zero_or_one():
 
 
 def test_counts_without_a_cycle_time_make_performance_unknown():
-    totals = window_totals(0, 60_000, [StateChange(0, State.PRODUCING)],
-                           [Count(1000, 5, 0, None), Count(2000, 5, 0, 2.0)])
+    totals = window_totals(
+        0,
+        60_000,
+        [StateChange(0, State.PRODUCING)],
+        [Count(1000, 5, 0, None), Count(2000, 5, 0, 2.0)],
+    )
     assert totals.counts_without_cycle_time == 5
     assert ratios(totals).performance is None
     assert ratios(totals).quality == 1.0

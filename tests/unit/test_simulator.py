@@ -7,7 +7,9 @@ from tests.factories import T0
 
 
 def run(faults="", seconds=120, **kw):
-    sim = PlantSimulator(SimulatorSettings(machines=3, faults=faults, vibration_rate_hz=200, **kw), T0)
+    sim = PlantSimulator(
+        SimulatorSettings(machines=3, faults=faults, vibration_rate_hz=200, **kw), T0
+    )
     return sim, sim.advance(T0 + seconds * 1000)
 
 
@@ -24,7 +26,8 @@ def test_events_are_valid_contracts_in_time_order_with_context():
     for event in events[:500]:
         assert decode_any(encode(event)) == event
     counts = [e for e in events if e.kind == "machine.count"]
-    assert counts and all(c.context and c.context.vin and c.context.work_order for c in counts)
+    assert counts
+    assert all(c.context and c.context.vin and c.context.work_order for c in counts)
 
 
 def test_silent_fault_stops_a_machines_sensors_only_for_its_duration():
@@ -36,8 +39,11 @@ def test_silent_fault_stops_a_machines_sensors_only_for_its_duration():
 
 def test_spike_fault_raises_the_temperature():
     _, events = run("spike:m1:60:5", seconds=70)
-    temps = {e.time - T0: e.value for e in events
-             if e.kind == "sensor.reading" and e.sensor == "m1.temperature"}
+    temps = {
+        e.time - T0: e.value
+        for e in events
+        if e.kind == "sensor.reading" and e.sensor == "m1.temperature"
+    }
     assert temps[61_000] > max(v for t, v in temps.items() if t < 60_000) + 20
 
 

@@ -10,8 +10,15 @@ from streams.windows import MachineWindows, PartitionClock, TooLateError
 from tests.factories import ASSET, T0, count, counter, order, state, stop
 
 W = 60_000
-CODES = [State.PRODUCING, State.UNSPECIFIED_STOP, State.EQUIPMENT_FAILURE, State.MICROSTOP,
-         State.NO_SHIFT, State.UNKNOWN, State.MATERIAL_ISSUE]
+CODES = [
+    State.PRODUCING,
+    State.UNSPECIFIED_STOP,
+    State.EQUIPMENT_FAILURE,
+    State.MICROSTOP,
+    State.NO_SHIFT,
+    State.UNKNOWN,
+    State.MATERIAL_ISSUE,
+]
 
 
 def machine_events(draw_states, draw_counts):
@@ -21,8 +28,12 @@ def machine_events(draw_states, draw_counts):
     return events
 
 
-states_st = st.lists(st.tuples(st.floats(0, 179.9), st.sampled_from(CODES)), min_size=1, max_size=25)
-counts_st = st.lists(st.tuples(st.floats(0, 179.9), st.integers(0, 5), st.integers(0, 2)), max_size=40)
+states_st = st.lists(
+    st.tuples(st.floats(0, 179.9), st.sampled_from(CODES)), min_size=1, max_size=25
+)
+counts_st = st.lists(
+    st.tuples(st.floats(0, 179.9), st.integers(0, 5), st.integers(0, 2)), max_size=40
+)
 
 
 def closed_rows(events, window_ms=W, watermark=T0 + 180_000):
@@ -38,7 +49,8 @@ def test_splitting_a_window_and_summing_equals_the_whole(draw_states, draw_count
     events = machine_events(draw_states, draw_counts)
     whole = closed_rows(events, window_ms=180_000, watermark=T0 + 360_000)
     parts = closed_rows(events, window_ms=60_000, watermark=T0 + 360_000)
-    assert len(whole) == 2 and len(parts) == 6
+    assert len(whole) == 2
+    assert len(parts) == 6
     total = parts[0].totals + parts[1].totals + parts[2].totals
     w = whole[0].totals
     assert total.planned_time_s == pytest.approx(w.planned_time_s)
@@ -102,9 +114,16 @@ def test_event_older_than_a_closed_window_is_too_late():
 
 
 def test_state_survives_serialisation_mid_stream():
-    events = [order(0, 1.0), state(0, State.PRODUCING), count(10, 3), counter(5, "good", 100),
-              counter(70, "good", 110), state(80, State.UNSPECIFIED_STOP), count(90, 1, 1),
-              *stop(95, 130)]
+    events = [
+        order(0, 1.0),
+        state(0, State.PRODUCING),
+        count(10, 3),
+        counter(5, "good", 100),
+        counter(70, "good", 110),
+        state(80, State.UNSPECIFIED_STOP),
+        count(90, 1, 1),
+        *stop(95, 130),
+    ]
     straight = MachineWindows(ASSET, W)
     resumed = MachineWindows(ASSET, W)
     for i, event in enumerate(events):
@@ -119,9 +138,15 @@ def test_state_survives_serialisation_mid_stream():
 
 def test_plc_counter_deltas_attribute_to_their_window_and_survive_a_reset():
     machine = MachineWindows(ASSET, W)
-    for event in [order(0, 1.0), state(0, State.PRODUCING), counter(1, "good", 500),
-                  counter(50, "good", 510), counter(70, "good", 3), counter(80, "scrap", 9),
-                  counter(90, "scrap", 11)]:
+    for event in [
+        order(0, 1.0),
+        state(0, State.PRODUCING),
+        counter(1, "good", 500),
+        counter(50, "good", 510),
+        counter(70, "good", 3),
+        counter(80, "scrap", 9),
+        counter(90, "scrap", 11),
+    ]:
         machine.add(event)
     first, second = machine.close(T0 + 2 * W)
     assert (first.totals.good, first.totals.scrap) == (10, 0)
@@ -142,7 +167,8 @@ def test_provisional_covers_only_the_elapsed_part_of_the_open_window():
     machine = MachineWindows(ASSET, W)
     machine.add(state(0, State.PRODUCING))
     live = machine.provisional(T0 + 20_000)
-    assert live is not None and live.provisional
+    assert live is not None
+    assert live.provisional
     assert live.totals.planned_time_s == 20
 
 
