@@ -122,6 +122,26 @@ class SensorBatch(Event):
         return self.time + round(len(self.values) * 1000 / self.sample_rate_hz)
 
 
+class SensorSecond(Event):
+    """Summary of one second of a fast sensor's samples (`time` is the whole second)."""
+
+    kind: Literal["sensor.second"] = "sensor.second"
+    sensor: Name
+    samples: Annotated[int, Field(ge=1)]
+    mean: float
+    minimum: float
+    maximum: float
+    rms: float
+    peak: float
+    crest_factor: float
+    kurtosis: float
+    band_low: float
+    band_mid: float
+    band_high: float
+    unit: str = ""
+    batch_id: str
+
+
 class MachineState(Event):
     """The machine entered `state` (UMH-compatible code, see schemas.states) at `time`."""
 
@@ -291,7 +311,7 @@ IngestEvent = (
     | OperatorLogin
     | OperatorLogout
 )
-AnyEvent = IngestEvent | OeeResult | AnomalyScore | Alert | DeadLetter
+AnyEvent = IngestEvent | SensorSecond | OeeResult | AnomalyScore | Alert | DeadLetter
 
 MachineEvent = MachineState | ProductionCount | PlcCounter
 MesEvent = (

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from river import anomaly
+from river import stats, utils
 
 
 @dataclass(frozen=True)
@@ -12,6 +13,7 @@ class DetectorSettings:
     window_size: int = 600
     warmup: int = 60
     threshold: float = 0.9995
+    relative_noise_floor: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -21,8 +23,28 @@ class Scored:
     warming_up: bool
 
 
+class RollingGaussianScore:
+    """Two-sided Gaussian tail score, 2·|CDF(x) − 0.5| in [0, 1], over a rolling window of
+    River statistics. The spread has a floor (a share of the mean's magnitude), so a feature
+    that barely moves in normal operation cannot turn measurement jitter into alarms."""
+
+    def __init__(self, window_size: int, relative_floor: float) -> None:
+        self.mean = utils.Rolling(stats.Mean(), window_size=window_size)
+        self.var = utils.Rolling(stats.Var(), window_size=window_size)
+        self.relative_floor = relative_floor
+
+    def score(self, value: float) -> float:
+        mean = self.mean.get()
+        spread = max(math.sqrt(max(self.var.get(), 0.0)), abs(mean) * self.relative_floor, 1e-9)
+        return math.erf(abs(value - mean) / spread / math.sqrt(2))
+
+    def learn(self, value: float) -> None:
+        self.mean.update(value)
+        self.var.update(value)
+
+
 class SensorDetector:
-    """One River GaussianScorer per feature over a rolling window; the score is the largest.
+    """One rolling Gaussian score per feature; the observation's score is the largest.
 
     Observations scored as anomalous are not learned, so that a fault does not become the new
     normal; nothing is flagged during the warm-up.
@@ -31,23 +53,23 @@ class SensorDetector:
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
         self.learned = 0
-        self._scorers: dict[str, anomaly.GaussianScorer] = {}
+        self._scorers: dict[str, RollingGaussianScore] = {}
 
-    def _scorer(self, feature: str) -> anomaly.GaussianScorer:
+    def _scorer(self, feature: str) -> RollingGaussianScore:
         if feature not in self._scorers:
-            self._scorers[feature] = anomaly.GaussianScorer(
-                window_size=self.settings.window_size, grace_period=self.settings.warmup
+            self._scorers[feature] = RollingGaussianScore(
+                self.settings.window_size, self.settings.relative_noise_floor
             )
         return self._scorers[feature]
 
     def observe(self, features: dict[str, float]) -> Scored:
-        score = max(
-            (float(self._scorer(f).score_one(None, v)) for f, v in features.items()), default=0.0
-        )
         warming_up = self.learned < self.settings.warmup
+        score = 0.0
+        if not warming_up:
+            score = max((self._scorer(f).score(v) for f, v in features.items()), default=0.0)
         is_anomaly = not warming_up and score >= self.settings.threshold
         if not is_anomaly:
             for feature, value in features.items():
-                self._scorer(feature).learn_one(None, value)
+                self._scorer(feature).learn(value)
             self.learned += 1
         return Scored(min(max(score, 0.0), 1.0), is_anomaly, warming_up)

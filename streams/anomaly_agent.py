@@ -8,7 +8,14 @@ from faust.types import EventT
 
 from schemas import topics
 from schemas.codec import decode_machine, decode_sensor, encode
-from schemas.events import Alert, AnomalyScore, MachineState, SensorBatch, SensorEvent
+from schemas.events import (
+    Alert,
+    AnomalyScore,
+    MachineState,
+    SensorBatch,
+    SensorEvent,
+    SensorSecond,
+)
 from schemas.exceptions import InvalidEventError
 from schemas.states import State, state_family
 from streams import metrics
@@ -27,14 +34,45 @@ def operating_mode(state: int) -> str:
     return "running" if state_family(state) in RUNNING_FAMILIES else "stopped"
 
 
-def observations(event: SensorEvent) -> list[tuple[int, dict[str, float]]]:
-    """(time, features) to score: a slow reading's value, or a batch's per-second features."""
-    if isinstance(event, SensorBatch):
-        return [
-            (s.second, s.as_model_input())
-            for s in per_second_features(event.time, event.sample_rate_hz, event.values)
-        ]
-    return [(event.time, {"value": event.value})]
+Observation = tuple[int, dict[str, float]]
+
+
+def second_features(second: SensorSecond) -> dict[str, float]:
+    return {
+        "rms": second.rms,
+        "peak": second.peak,
+        "crest_factor": second.crest_factor,
+        "kurtosis": second.kurtosis,
+        "band_low": second.band_low,
+        "band_mid": second.band_mid,
+        "band_high": second.band_high,
+    }
+
+
+def seconds_of(batch: SensorBatch) -> list[SensorSecond]:
+    return [
+        SensorSecond(
+            id=f"{batch.id}|{s.second}",
+            time=s.second,
+            asset=batch.asset,
+            context=batch.context,
+            sensor=batch.sensor,
+            samples=s.samples,
+            mean=s.mean,
+            minimum=s.minimum,
+            maximum=s.maximum,
+            rms=s.rms,
+            peak=s.peak,
+            crest_factor=s.crest_factor,
+            kurtosis=s.kurtosis,
+            band_low=s.band_energy[0],
+            band_mid=s.band_energy[1],
+            band_high=s.band_energy[2],
+            unit=batch.unit,
+            batch_id=batch.id,
+        )
+        for s in per_second_features(batch.time, batch.sample_rate_hz, batch.values)
+    ]
 
 
 class AnomalyProcessor:
@@ -78,20 +116,30 @@ class AnomalyProcessor:
         except InvalidEventError as error:
             await self.pipeline.dead_letter(event, error)
             return
+        observed: list[Observation]
+        if isinstance(decoded, SensorBatch):
+            seconds = seconds_of(decoded)
+            for second in seconds:
+                await self.pipeline.send(topics.SENSOR_SECONDS, second.asset, encode(second))
+            observed = [(s.time, second_features(s)) for s in seconds]
+        else:
+            observed = [(decoded.time, {"value": decoded.value})]
         if decoded.quality == "bad":
             return
-        for score, alert in self.score(decoded):
+        for score, alert in self.score(decoded, observed):
             await self.pipeline.send(topics.ANOMALY_SCORES, score.asset, encode(score))
             if alert is not None:
                 metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
                 self.pipeline.count("alerts")
                 await self.pipeline.send(topics.ALERTS, alert.asset, encode(alert))
 
-    def score(self, event: SensorEvent) -> list[tuple[AnomalyScore, Alert | None]]:
+    def score(
+        self, event: SensorEvent, observed: list[Observation]
+    ) -> list[tuple[AnomalyScore, Alert | None]]:
         sensor_key = f"{event.asset}|{event.sensor}"
         detector = self.detector(f"{sensor_key}|{self.modes.get(event.asset, 'running')}")
         results = []
-        for time, features in observations(event):
+        for time, features in observed:
             scored = detector.observe(features)
             metrics.ANOMALY_SCORED.inc()
             score = AnomalyScore(

@@ -135,7 +135,7 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
         topic_replication_factor=kafka.replication_factor,
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
-        consumer_auto_offset_reset="earliest",
+        consumer_auto_offset_reset=worker.auto_offset_reset,
         producer_acks=-1,
         producer_compression_type="lz4",
         producer_max_request_size=8 * 1024 * 1024,

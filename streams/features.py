@@ -25,18 +25,6 @@ class SecondFeatures:
     kurtosis: float
     band_energy: tuple[float, float, float]
 
-    def as_model_input(self) -> dict[str, float]:
-        low, mid, high = self.band_energy
-        return {
-            "rms": self.rms,
-            "peak": self.peak,
-            "crest_factor": self.crest_factor,
-            "kurtosis": self.kurtosis,
-            "band_low": low,
-            "band_mid": mid,
-            "band_high": high,
-        }
-
 
 def _band_energy(samples: FloatArray) -> tuple[float, float, float]:
     """Share of spectral energy (mean removed) in the low, middle and high third of the band."""

@@ -17,10 +17,10 @@ from schemas.events import (
     ProductionCount,
     SensorBatch,
     SensorReading,
+    SensorSecond,
     WorkOrderStarted,
 )
 from schemas.states import state_name
-from streams.features import per_second_features
 from streams.store import DATABASE
 
 Row = dict[str, Any]
@@ -56,30 +56,28 @@ def _reading(event: SensorReading) -> Iterator[tuple[str, Row]]:
     )
 
 
-def _batch(event: SensorBatch) -> Iterator[tuple[str, Row]]:
-    for second in per_second_features(event.time, event.sample_rate_hz, event.values):
-        low, mid, high = second.band_energy
-        yield (
-            "sensor_seconds",
-            {
-                "second": second.second // 1000,
-                "asset": event.asset,
-                "sensor": event.sensor,
-                "samples": second.samples,
-                "mean": second.mean,
-                "min": second.minimum,
-                "max": second.maximum,
-                "rms": second.rms,
-                "peak": second.peak,
-                "crest_factor": second.crest_factor,
-                "kurtosis": second.kurtosis,
-                "band_low": low,
-                "band_mid": mid,
-                "band_high": high,
-                "unit": event.unit,
-                "event_id": event.id,
-            },
-        )
+def _second(event: SensorSecond) -> Iterator[tuple[str, Row]]:
+    yield (
+        "sensor_seconds",
+        {
+            "second": event.time // 1000,
+            "asset": event.asset,
+            "sensor": event.sensor,
+            "samples": event.samples,
+            "mean": event.mean,
+            "min": event.minimum,
+            "max": event.maximum,
+            "rms": event.rms,
+            "peak": event.peak,
+            "crest_factor": event.crest_factor,
+            "kurtosis": event.kurtosis,
+            "band_low": event.band_low,
+            "band_mid": event.band_mid,
+            "band_high": event.band_high,
+            "unit": event.unit,
+            "event_id": event.batch_id,
+        },
+    )
 
 
 def _machine(event: MachineState | ProductionCount | PlcCounter) -> Iterator[tuple[str, Row]]:
@@ -206,7 +204,9 @@ def rows_of(event: AnyEvent) -> Iterator[tuple[str, Row]]:
     if isinstance(event, SensorReading):
         produced = _reading(event)
     elif isinstance(event, SensorBatch):
-        produced = _batch(event)
+        return  # stored as the per-second summaries the anomaly agent derives from it
+    elif isinstance(event, SensorSecond):
+        produced = _second(event)
     elif isinstance(event, MachineState | ProductionCount | PlcCounter):
         produced = _machine(event)
     elif isinstance(event, OeeResult):

@@ -114,6 +114,9 @@ class WorkerSettings(BaseSettings):
     machine_down_after_s: float = Field(
         300.0, gt=0, description="stop length that raises a machine-down alert"
     )
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        "earliest", description="where a new consumer group starts reading"
+    )
     log_level: str = Field("info", description="worker log level")
 
 

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 SINK_TOPICS = (
     topics.SENSOR_READINGS,
-    topics.SENSOR_BATCHES,
+    topics.SENSOR_SECONDS,
     topics.MACHINE_EVENTS,
     topics.MES_EVENTS,
     topics.OEE_RESULTS,

@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS linepulse.sensor_readings
     vin         String,
     operator    LowCardinality(String),
     work_order  LowCardinality(String),
-    event_id    String CODEC(ZSTD(1))
+    event_id    String CODEC(ZSTD(1)),
+    inserted_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(DoubleDelta, ZSTD(1))
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(time)
@@ -36,7 +37,8 @@ CREATE TABLE IF NOT EXISTS linepulse.sensor_seconds
     band_mid      Float32,
     band_high     Float32,
     unit          LowCardinality(String),
-    event_id      String CODEC(ZSTD(1))
+    event_id      String CODEC(ZSTD(1)),
+    inserted_at   DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(DoubleDelta, ZSTD(1))
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMMDD(second)
@@ -148,7 +150,8 @@ CREATE TABLE IF NOT EXISTS linepulse.alerts
     station     LowCardinality(String),
     operator    LowCardinality(String),
     work_order  LowCardinality(String),
-    event_id    String
+    event_id    String,
+    inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(time)
