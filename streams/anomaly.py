@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from river import stats, utils
 
@@ -29,13 +30,15 @@ class RollingGaussianScore:
     that barely moves in normal operation cannot turn measurement jitter into alarms."""
 
     def __init__(self, window_size: int, relative_floor: float) -> None:
-        self.mean = utils.Rolling(stats.Mean(), window_size=window_size)
-        self.var = utils.Rolling(stats.Var(), window_size=window_size)
+        self.mean: Any = utils.Rolling(stats.Mean(), window_size=window_size)
+        self.var: Any = utils.Rolling(stats.Var(), window_size=window_size)
         self.relative_floor = relative_floor
 
     def score(self, value: float) -> float:
-        mean = self.mean.get()
-        spread = max(math.sqrt(max(self.var.get(), 0.0)), abs(mean) * self.relative_floor, 1e-9)
+        mean = float(self.mean.get())
+        spread = max(
+            math.sqrt(max(float(self.var.get()), 0.0)), abs(mean) * self.relative_floor, 1e-9
+        )
         return math.erf(abs(value - mean) / spread / math.sqrt(2))
 
     def learn(self, value: float) -> None:

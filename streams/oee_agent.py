@@ -93,9 +93,7 @@ class OeeProcessor:
             "linepulse-oee-state",
             default=None,
             partitions=pipeline.kafka.partitions,
-            key_type=str,
-            value_type=Any,
-        )
+        )  # keys and values are plain JSON (the app's default serializer)
         self.down_alerts = AlertEpisodes(AlertPolicy("machine_down", "critical", 1, 1, 10**9))
         self.last_provisional: dict[int, int] = {}
 
@@ -103,7 +101,7 @@ class OeeProcessor:
         data = self.table.get(f"__clock__/{partition}")
         if data is None:
             return PartitionClock(self.lateness_ms, self.idle_ms)
-        return PartitionClock.from_dict(data)
+        return PartitionClock.from_dict(data, self.lateness_ms, self.idle_ms)
 
     def _machines(self, partition: int) -> list[str]:
         return list(self.table.get(f"__machines__/{partition}") or [])
@@ -131,7 +129,21 @@ class OeeProcessor:
             return
         await self.on_event(event, message.partition, decoded)  # type: ignore[arg-type]
 
+    def _already_applied(self, event: EventT) -> bool:
+        """After a crash Kafka redelivers from the last committed offset; events whose effect
+        already reached the changelogged table are skipped."""
+        message = event.message
+        applied = self.table.get(f"__offsets__/{message.partition}") or {}
+        return bool(message.offset <= applied.get(message.topic, -1))
+
+    def _mark_applied(self, event: EventT) -> None:
+        message = event.message
+        key = f"__offsets__/{message.partition}"
+        self.table[key] = {**(self.table.get(key) or {}), message.topic: message.offset}
+
     async def on_event(self, event: EventT, partition: int, decoded: WindowInput) -> None:
+        if self._already_applied(event):
+            return
         windows = self._windows(decoded.asset)
         try:
             windows.add(decoded)
@@ -142,10 +154,11 @@ class OeeProcessor:
         machines = self._machines(partition)
         if decoded.asset not in machines:
             self.table[f"__machines__/{partition}"] = [*machines, decoded.asset]
+        self.table[decoded.asset] = windows.to_dict()
         clock = self._clock(partition)
         clock.observe(decoded.time, now_ms())
         self.table[f"__clock__/{partition}"] = clock.to_dict()
-        self.table[decoded.asset] = windows.to_dict()
+        self._mark_applied(event)
 
     async def on_tick(self, partition: int, tick_ms: int) -> None:
         clock = self._clock(partition)

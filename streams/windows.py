@@ -89,7 +89,22 @@ class MachineWindows:
     stops: list[list[Any]] = field(default_factory=list)  # [time, reason, started 1|0]
     first_time: int | None = None
 
-    def add(self, event: WindowInput) -> None:
+    def _rows_for(self, event: WindowInput) -> list[list[Any]]:
+        if isinstance(event, MachineState):
+            return self.states
+        if isinstance(event, ProductionCount):
+            return self.counts
+        if isinstance(event, PlcCounter):
+            return self.counters.setdefault(event.counter, [])
+        if isinstance(event, WorkOrderStarted | WorkOrderEnded):
+            return self.orders
+        return self.stops
+
+    def add(self, event: WindowInput) -> bool:
+        """Buffer an event; False when the same event (by id) is already buffered, as after a
+        replay, so that redelivery never counts twice."""
+        if any(row[-1] == event.id for row in self._rows_for(event)):
+            return False
         if self.closed_until is not None and event.time < self.closed_until:
             msg = (
                 f"event at {event.time} for {self.asset} is older than its closed window end "
@@ -98,22 +113,21 @@ class MachineWindows:
             raise TooLateError(msg)
         if self.first_time is None or event.time < self.first_time:
             self.first_time = event.time
+        rows = self._rows_for(event)
         if isinstance(event, MachineState):
-            _insert_sorted(self.states, [event.time, event.state, event.id])
+            _insert_sorted(rows, [event.time, event.state, event.id])
         elif isinstance(event, ProductionCount):
-            _insert_sorted(self.counts, [event.time, event.good, event.scrap, event.id])
+            _insert_sorted(rows, [event.time, event.good, event.scrap, event.id])
         elif isinstance(event, PlcCounter):
-            _insert_sorted(
-                self.counters.setdefault(event.counter, []), [event.time, event.value, event.id]
-            )
+            _insert_sorted(rows, [event.time, event.value, event.id])
         elif isinstance(event, WorkOrderStarted):
-            _insert_sorted(self.orders, [event.time, event.ideal_cycle_time_s, event.id])
+            _insert_sorted(rows, [event.time, event.ideal_cycle_time_s, event.id])
         elif isinstance(event, WorkOrderEnded):
-            _insert_sorted(self.orders, [event.time, None, event.id])
-        elif isinstance(event, PlannedStopStarted):
-            _insert_sorted(self.stops, [event.time, event.reason, 1, event.id])
+            _insert_sorted(rows, [event.time, None, event.id])
         else:
-            _insert_sorted(self.stops, [event.time, event.reason, 0, event.id])
+            started = 1 if isinstance(event, PlannedStopStarted) else 0
+            _insert_sorted(rows, [event.time, event.reason, started, event.id])
+        return True
 
     def _cycle_time_at(self, time_ms: int) -> float | None:
         index = (
@@ -187,15 +201,16 @@ class MachineWindows:
         return closed
 
     def provisional(
-        self, observed_until: int, categories: StateCategories = DEFAULT_CATEGORIES
+        self, newest_event: int, categories: StateCategories = DEFAULT_CATEGORIES
     ) -> ClosedWindow | None:
-        """The open window containing `observed_until`, computed over its elapsed part."""
+        """The open window holding the newest event, over its part up to that event."""
         start = self.next_window_start()
-        if start is None or observed_until <= start:
+        if start is None or newest_event < start:
             return None
-        start = max(start, window_start(observed_until - 1, self.window_ms))
+        start = max(start, window_start(newest_event, self.window_ms))
         end = start + self.window_ms
-        totals = self.totals(start, min(end, observed_until), categories, horizon=observed_until)
+        known_until = newest_event + 1
+        totals = self.totals(start, min(end, known_until), categories, horizon=known_until)
         return ClosedWindow(self.asset, start, end, totals, provisional=True)
 
     def _forget_before(self, cut: int) -> None:
@@ -261,14 +276,13 @@ class PartitionClock:
             self.watermark = candidate
 
     def to_dict(self) -> dict[str, Any]:
+        """The clock's state; its settings come from the configuration of the running worker."""
         return {
-            "lateness_ms": self.lateness_ms,
-            "idle_ms": self.idle_ms,
             "max_event_time": self.max_event_time,
             "last_arrival_ms": self.last_arrival_ms,
             "watermark": self.watermark,
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PartitionClock:
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any], lateness_ms: int, idle_ms: int) -> PartitionClock:
+        return cls(lateness_ms, idle_ms, **data)

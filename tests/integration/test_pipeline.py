@@ -15,6 +15,7 @@ from schemas.events import (
     PlannedStopStarted,
     PlcCounter,
     ProductionCount,
+    SensorBatch,
     SensorReading,
     WorkOrderStarted,
 )
@@ -199,3 +200,27 @@ def test_metrics_move_when_events_flow(worker: WorkerProcess):
     ]
     assert rows_line
     assert float(rows_line[0].rsplit(" ", 1)[1]) >= 1
+
+
+def test_sample_batches_are_stored_as_per_second_summaries(worker: WorkerProcess):
+    asset = f"{_plant()}/l1/s1/m1"
+    start = (int(time.time() * 1000) - 30_000) // 1000 * 1000
+    values = [1.0 if n % 2 else -1.0 for n in range(2500)]  # a square wave: RMS 1, crest 1
+    batch = SensorBatch(
+        time=start, asset=asset, sensor="m1.vibration", sample_rate_hz=1000, values=values, unit="g"
+    )
+    publisher = Publisher({"bootstrap.servers": worker.bootstrap})
+    publisher.publish(batch)
+    publisher.flush()
+    rows = worker.wait_rows(
+        f"SELECT toUnixTimestamp(second) * 1000 AS t, samples, rms, crest_factor, event_id "
+        f"FROM linepulse.sensor_seconds WHERE asset = '{asset}' ORDER BY t",
+        lambda r: len(r) == 3,
+    )
+    assert [(r["t"] - start, r["samples"]) for r in rows] == [(0, 1000), (1000, 1000), (2000, 500)]
+    assert all(r["rms"] == pytest.approx(1.0) and r["event_id"] == batch.id for r in rows)
+    scores = worker.wait_rows(
+        f"SELECT count() AS n FROM linepulse.anomaly_scores WHERE asset = '{asset}'",
+        lambda r: r[0]["n"] == 3,
+    )
+    assert scores == [{"n": 3}]

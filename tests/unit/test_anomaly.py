@@ -42,7 +42,8 @@ def test_detector_state_pickles_and_resumes():
 def test_a_feature_that_barely_moves_does_not_turn_jitter_into_alarms():
     rng = random.Random(7)
     detector = SensorDetector(DetectorSettings(warmup=30))
-    results = [detector.observe({"band_high": 0.001 + rng.choice([0, 1e-9, 2e-9])})
-               for _ in range(500)]
+    results = [
+        detector.observe({"band_high": 0.001 + rng.choice([0, 1e-9, 2e-9])}) for _ in range(500)
+    ]
     assert not any(r.is_anomaly for r in results)
     assert detector.observe({"band_high": 0.5}).is_anomaly

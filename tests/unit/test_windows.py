@@ -166,10 +166,12 @@ def test_planned_stop_spanning_windows_is_excluded_in_both():
 def test_provisional_covers_only_the_elapsed_part_of_the_open_window():
     machine = MachineWindows(ASSET, W)
     machine.add(state(0, State.PRODUCING))
+    machine.add(count(20, good=2))
     live = machine.provisional(T0 + 20_000)
     assert live is not None
     assert live.provisional
-    assert live.totals.planned_time_s == 20
+    assert live.totals.planned_time_s == pytest.approx(20.001)  # up to and including the event
+    assert live.totals.good == 2
 
 
 def test_partition_watermark_follows_events_and_advances_when_idle():
@@ -190,3 +192,13 @@ def test_random_plant_day_has_consistent_totals():
     for row in rows:
         t = row.totals
         assert t.planned_time_s + t.unknown_time_s + t.excluded_time_s == pytest.approx(60)
+
+
+def test_a_redelivered_event_is_not_counted_twice():
+    machine = MachineWindows(ASSET, W)
+    produced = count(5, good=3)
+    assert machine.add(state(0, State.PRODUCING))
+    assert machine.add(produced)
+    assert not machine.add(produced)
+    (row,) = machine.close(T0 + W)
+    assert row.totals.good == 3
