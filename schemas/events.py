@@ -235,10 +235,10 @@ class OeeResult(Event):
     window: str
     version: Annotated[int, Field(ge=0)]
     provisional: bool
-    availability: float | None
-    performance: float | None
-    quality: float | None
-    oee: float | None
+    availability: float | None = None
+    performance: float | None = None
+    quality: float | None = None
+    oee: float | None = None
     planned_time_s: float
     run_time_s: float
     unknown_time_s: float

@@ -209,7 +209,8 @@ def _simulate(
     simulator = PlantSimulator(settings, now - now % 1000)
     publisher = Publisher(kafka.confluent_config())
     started = time.monotonic()
-    last_view = last_bad = started
+    last_view = started
+    last_bad = started - options.bad_event_every_s + 10  # the first one after 10 s
     published = published_at_view = 0
     interactive = sys.stdout.isatty()
     while not stop.is_set():

@@ -33,20 +33,32 @@ SINK_TOPICS = (
 _MAX_BACKOFF_S = 30.0
 
 
-def rows_by_table(values: list[bytes]) -> tuple[dict[str, list[Row]], int]:
-    """Rows per table of a batch, and how many messages could not be decoded (the agent that
-    owns each input topic dead-letters those)."""
+# Topics whose messages only the sink reads: it dead-letters what it cannot decode there. The
+# input topics are dead-lettered by the agent that owns them (OEE for machine and MES events,
+# anomaly scoring for sensor readings).
+SINK_OWNED_TOPICS = frozenset(
+    {
+        topics.SENSOR_SECONDS,
+        topics.OEE_RESULTS,
+        topics.ANOMALY_SCORES,
+        topics.ALERTS,
+    }
+)
+
+
+def rows_by_table(values: list[bytes]) -> tuple[dict[str, list[Row]], dict[int, InvalidEventError]]:
+    """Rows per table of a batch, and the messages (by index) that could not be decoded."""
     tables: dict[str, list[Row]] = defaultdict(list)
-    skipped = 0
-    for value in values:
+    failures: dict[int, InvalidEventError] = {}
+    for index, value in enumerate(values):
         try:
             event = decode_any(value)
-        except InvalidEventError:
-            skipped += 1
+        except InvalidEventError as error:
+            failures[index] = error
             continue
         for table, row in rows_of(event):
             tables[table].append(row)
-    return tables, skipped
+    return tables, failures
 
 
 def _insert_with_retry(store: Store, tables: dict[str, list[Row]]) -> None:
@@ -72,14 +84,14 @@ def _insert_with_retry(store: Store, tables: dict[str, list[Row]]) -> None:
         del pending[table]
 
 
-def write_batch(store: Store, values: list[bytes]) -> int:
-    tables, skipped = rows_by_table(values)
-    metrics.SINK_SKIPPED.inc(skipped)
+def write_batch(store: Store, values: list[bytes]) -> tuple[int, dict[int, InvalidEventError]]:
+    tables, failures = rows_by_table(values)
+    metrics.SINK_SKIPPED.inc(len(failures))
     rows = sum(len(r) for r in tables.values())
     with metrics.SINK_BATCH_SECONDS.time():
         _insert_with_retry(store, tables)
     metrics.SINK_BATCH_ROWS.observe(rows)
-    return rows
+    return rows, failures
 
 
 def register(pipeline: Pipeline) -> None:
@@ -94,11 +106,15 @@ def register(pipeline: Pipeline) -> None:
             while store is None:
                 await asyncio.sleep(0.2)
                 store = pipeline.store
-            values = [e.value for e in batch if isinstance(e.value, bytes)]
             for event in batch:
                 _count_in(event)
-            rows = await asyncio.to_thread(write_batch, store, values)
+            rows, failures = await asyncio.to_thread(
+                write_batch, store, [bytes(e.value or b"") for e in batch]
+            )
             pipeline.count("sink_rows", rows)
+            for index, error in failures.items():
+                if batch[index].message.topic in SINK_OWNED_TOPICS:
+                    await pipeline.dead_letter(batch[index], error)
 
 
 def _count_in(event: EventT) -> None:

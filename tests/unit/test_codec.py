@@ -66,3 +66,39 @@ def test_non_finite_samples_are_refused():
 def test_batch_end_time_follows_its_sample_rate():
     batch = SensorBatch(time=T0, asset="p", sensor="v", sample_rate_hz=1000, values=[0.0] * 2500)
     assert batch.end_time == T0 + 2500
+
+
+def test_results_with_unknown_ratios_round_trip():
+    from schemas.events import Alert, OeeResult
+
+    result = OeeResult(
+        time=T0,
+        asset="p/l/s/m",
+        window_start=T0,
+        window_end=T0 + 60_000,
+        window="1m",
+        version=1,
+        provisional=False,
+        planned_time_s=0,
+        run_time_s=0,
+        unknown_time_s=60,
+        excluded_time_s=0,
+        ideal_time_s=0,
+        good=0,
+        scrap=0,
+        total=0,
+    )
+    assert result.oee is None
+    assert decode_any(encode(result)) == result
+    alert = Alert(
+        time=T0,
+        asset="p",
+        alert_id="a",
+        alert_kind="anomaly",
+        status="cleared",
+        severity="warning",
+        source="s",
+        message="ok",
+        raised_at=T0,
+    )
+    assert decode_any(encode(alert)) == alert
