@@ -8,10 +8,12 @@ import os
 import sys
 import threading
 
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
+from schemas.codec import describe_validation_error
 from schemas.exceptions import LinePulseError
-from streams.cliargs import add_settings_flags, settings_from_args
+from streams.cliargs import add_env_flag, add_settings_flags, settings_from_args
 from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings, WorkerSettings
 
 
@@ -24,17 +26,22 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="simulated plant -> Kafka -> worker -> ClickHouse, live"
     )
-    demo.add_argument(
+    add_env_flag(
+        demo,
         "--duration",
-        type=float,
-        default=None,
-        help="stop cleanly after this many seconds (default: until Ctrl-C)",
+        "LINEPULSE_DEMO_DURATION",
+        float,
+        None,
+        "stop cleanly after this many seconds (default: until Ctrl-C)",
     )
-    demo.add_argument(
+    add_env_flag(
+        demo,
         "--broker",
+        "LINEPULSE_DEMO_BROKER",
+        str,
+        "tansu",
+        "tansu: start the bundled Tansu broker; external: use LINEPULSE_KAFKA_BOOTSTRAP",
         choices=("tansu", "external"),
-        default="tansu",
-        help="start the bundled Tansu broker, or use LINEPULSE_KAFKA_BOOTSTRAP",
     )
     demo_settings: tuple[type[BaseSettings], ...] = (
         StoreSettings,
@@ -50,7 +57,14 @@ def _parser() -> argparse.ArgumentParser:
         add_settings_flags(worker, settings_cls)
 
     simulate = commands.add_parser("simulate", help="publish a simulated plant to Kafka")
-    simulate.add_argument("--duration", type=float, default=None, help="seconds to run")
+    add_env_flag(
+        simulate,
+        "--duration",
+        "LINEPULSE_SIMULATE_DURATION",
+        float,
+        None,
+        "seconds to run (default: until Ctrl-C)",
+    )
     for cls in (KafkaSettings, SimulatorSettings):
         add_settings_flags(simulate, cls)
 
@@ -59,11 +73,14 @@ def _parser() -> argparse.ArgumentParser:
 
     query = commands.add_parser("query", help="run SQL on the store (also while a demo runs)")
     query.add_argument("sql", help="the SQL statement")
-    query.add_argument(
+    add_env_flag(
+        query,
         "--format",
+        "LINEPULSE_QUERY_FORMAT",
+        str,
+        "table",
+        "output format",
         choices=("table", "csv", "json", "tsv"),
-        default="table",
-        help="output format (default: table)",
     )
     add_settings_flags(query, StoreSettings)
 
@@ -73,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
     broker = commands.add_parser("broker", help="run a local broker in the foreground")
     broker.add_argument("kind", choices=("kafka", "tansu", "fetch"))
-    broker.add_argument("--port", type=int, default=9092, help="listener port (default: 9092)")
+    add_env_flag(broker, "--port", "LINEPULSE_BROKER_PORT", int, 9092, "listener port")
     return parser
 
 
@@ -84,7 +101,11 @@ def _demo(args: argparse.Namespace) -> int:
     simulator = settings_from_args(
         SimulatorSettings, args, faults=getattr(args, "SimulatorSettings.faults") or faults
     )
-    options = DemoOptions(duration_s=args.duration, broker=args.broker)
+    bootstrap_given = getattr(args, "KafkaSettings.bootstrap") or os.environ.get(
+        "LINEPULSE_KAFKA_BOOTSTRAP"
+    )
+    broker = "external" if bootstrap_given else args.broker
+    options = DemoOptions(duration_s=args.duration, broker=broker)
     return run_demo(
         options,
         settings_from_args(KafkaSettings, args),
@@ -179,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except LinePulseError as error:
         print(f"linepulse {args.command}: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:
+        print(
+            f"linepulse {args.command}: invalid setting: {describe_validation_error(error)}",
+            file=sys.stderr,
+        )
         return 2
 
 

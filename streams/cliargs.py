@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any, TypeVar
 
 from pydantic_settings import BaseSettings
@@ -45,3 +46,25 @@ def settings_from_args(cls: type[S], args: argparse.Namespace, **overrides: Any)
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return cls(**values)
+
+
+def add_env_flag(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    env: str,
+    kind: type,
+    default: Any,
+    help_text: str,
+    choices: tuple[str, ...] | None = None,
+) -> None:
+    """A command's own option, with an env var as its default."""
+    raw = os.environ.get(env)
+    value = kind(raw) if raw not in (None, "") else default
+    shown = "unset" if default is None else default
+    parser.add_argument(
+        flag,
+        type=kind,
+        default=value,
+        choices=choices,
+        help=f"{help_text} (default: {shown}) [env: {env}]".replace("%", "%%"),
+    )

@@ -162,7 +162,7 @@ def run_demo(
 ) -> int:
     store.data_dir.mkdir(parents=True, exist_ok=True)
     broker: RunningBroker | None = None
-    if options.broker == "tansu" and "LINEPULSE_KAFKA_BOOTSTRAP" not in os.environ:
+    if options.broker == "tansu":
         broker = start_tansu(log_path=store.data_dir / "broker.log")
         kafka = kafka.model_copy(update={"bootstrap": broker.bootstrap})
     app_id = f"linepulse-demo-{int(time.time())}"

@@ -68,10 +68,12 @@ class WorkerProcess:
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log_tail()
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited early\n{self.log_tail()}")
             if running_owner(self.data_dir) and self.health().get("ready"):
                 return
             time.sleep(0.5)
+        self.stop()
         raise AssertionError(f"worker not ready in {timeout_s} s\n{self.log_tail()}")
 
     def health(self) -> dict:

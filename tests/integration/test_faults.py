@@ -18,7 +18,9 @@ pytestmark = pytest.mark.integration
 WINDOW_MS = 10_000
 
 
-def test_killed_worker_resumes_oee_without_loss_or_double_counting(kafka_bootstrap, tmp_path):
+def test_killed_worker_resumes_oee_without_loss_or_double_counting(
+    kafka_bootstrap, tmp_path, request
+):
     asset = f"kill{uuid.uuid4().hex[:6]}/l1/s1/m1"
     base = (int(time.time() * 1000) - 60_000) // WINDOW_MS * WINDOW_MS
 
@@ -43,6 +45,7 @@ def test_killed_worker_resumes_oee_without_loss_or_double_counting(kafka_bootstr
     # keep the watermark from closing windows while the worker is down: lateness covers it
     settings = {**FAST_WINDOWS, "allowed_lateness_s": 40, "idle_timeout_s": 600}
     first = WorkerProcess(kafka_bootstrap, tmp_path, **settings)
+    request.addfinalizer(first.stop)
     first.start()
     publisher = Publisher({"bootstrap.servers": kafka_bootstrap})
     for event in before_kill:
@@ -61,6 +64,7 @@ def test_killed_worker_resumes_oee_without_loss_or_double_counting(kafka_bootstr
     second = WorkerProcess(kafka_bootstrap, tmp_path, **{**settings, "idle_timeout_s": 1})
     second.app_id = first.app_id
     second.env["LINEPULSE_APP_ID"] = first.app_id
+    request.addfinalizer(second.stop)
     second.start()
     try:
         rows = second.wait_rows(
