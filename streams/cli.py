@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+from pathlib import Path
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
@@ -83,6 +84,30 @@ def _parser() -> argparse.ArgumentParser:
         choices=("table", "csv", "json", "tsv"),
     )
     add_settings_flags(query, StoreSettings)
+
+    oee = commands.add_parser(
+        "oee", help="OEE from a JSONL file of events (the same contracts as on the topics)"
+    )
+    oee.add_argument("--events", type=Path, required=True, help="JSONL file, one event a line")
+    add_env_flag(oee, "--from", "LINEPULSE_OEE_FROM", str, None, "first window start (ISO-8601)")
+    add_env_flag(oee, "--to", "LINEPULSE_OEE_TO", str, None, "end of the last window (ISO-8601)")
+    add_env_flag(
+        oee,
+        "--window",
+        "LINEPULSE_OEE_WINDOW",
+        str,
+        "1h",
+        "window: a length (10s, 1m, 15m, 1h), day (UTC) or shift (from MES shift events)",
+    )
+    add_env_flag(
+        oee,
+        "--by",
+        "LINEPULSE_OEE_BY",
+        str,
+        "machine",
+        "asset level of the rows",
+        choices=("machine", "line", "plant"),
+    )
 
     db = commands.add_parser("db", help="manage the ClickHouse schema")
     db.add_argument("action", choices=("migrate", "version"))
@@ -162,6 +187,13 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _oee(args: argparse.Namespace) -> int:
+    from streams.batch import run_batch
+
+    run_batch(args.events, args.window, args.by, getattr(args, "from"), args.to)
+    return 0
+
+
 def _db(args: argparse.Namespace) -> int:
     from streams.store import migrate, open_store, schema_version
 
@@ -188,6 +220,7 @@ COMMANDS = {
     "simulate": _simulate,
     "topics": _topics,
     "query": _query,
+    "oee": _oee,
     "db": _db,
     "broker": _broker,
 }

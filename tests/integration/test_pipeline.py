@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from connectors.publisher import Publisher
 from schemas import topics
+from schemas.codec import encode
 from schemas.events import (
     MachineState,
     PlannedStopEnded,
@@ -20,6 +24,7 @@ from schemas.events import (
     WorkOrderStarted,
 )
 from schemas.states import State
+from streams.batch import run_batch
 from tests.integration.conftest import WorkerProcess, consume
 
 pytestmark = pytest.mark.integration
@@ -30,7 +35,7 @@ def _plant() -> str:
     return f"it{uuid.uuid4().hex[:6]}"
 
 
-def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: WorkerProcess):
+def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: WorkerProcess, tmp_path):
     plant = _plant()
     a, b = f"{plant}/l1/s1/ma", f"{plant}/l1/s2/mb"
     base = (int(time.time() * 1000) - 60_000) // WINDOW_MS * WINDOW_MS
@@ -102,6 +107,23 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
         assert (row["planned_time_s"], row["run_time_s"]) == (planned, run), key
         assert (row["good"], row["scrap"]) == (good, scrap), key
     assert got[(b, 0)]["performance_over_one"] == 1
+
+    # the batch command computes the same rows from a file of the same events
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(b"\n".join(encode(e) for e in events))
+    out = io.StringIO()
+    end_iso = datetime.fromtimestamp(at(30) / 1000, tz=UTC).isoformat()
+    run_batch(lines, "10s", "machine", None, end_iso, out, io.StringIO())
+    batch = {
+        (r["asset"], r["window_start"]): r for r in map(json.loads, out.getvalue().splitlines())
+    }
+    assert len(batch) == 6
+    for (asset, offset), row in got.items():
+        start_iso = datetime.fromtimestamp((base + offset * 1000) / 1000, tz=UTC)
+        mirrored = batch[(asset, start_iso.isoformat().replace("+00:00", "Z"))]
+        for name in ("availability", "performance", "quality", "oee"):
+            assert mirrored[name] == pytest.approx(row[name]), (asset, offset, name)
+        assert (mirrored["good"], mirrored["scrap"]) == (row["good"], row["scrap"])
 
     # an event for an already closed window is not silently merged: it is dead-lettered
     late = ProductionCount(time=at(2), asset=a, good=99)

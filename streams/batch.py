@@ -1,0 +1,312 @@
+"""`linepulse oee`: OEE from a JSONL file of the events that travel on the topics.
+
+Uses the same core as the stream (MachineWindows, window_totals); polars does the rollups.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Literal
+
+import orjson
+import polars as pl
+
+from schemas.codec import decode_ingest
+from schemas.events import IngestEvent, ShiftEnded, ShiftStarted
+from schemas.exceptions import InvalidEventError, LinePulseError
+from streams.oee import DEFAULT_CATEGORIES, OeeTotals, StateCategories
+from streams.windows import MachineWindows, window_start
+
+WINDOW_KINDS = {
+    "machine.state",
+    "machine.count",
+    "machine.counter",
+    "mes.work_order.started",
+    "mes.work_order.ended",
+    "mes.planned_stop.started",
+    "mes.planned_stop.ended",
+}
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
+
+
+def window_ms_of(window: str) -> int:
+    """'10s', '1m', '15m', '1h' or 'day' (a UTC day) as milliseconds."""
+    if window == "day":
+        return 86_400_000
+    match = re.fullmatch(r"(\d+)([smh])", window)
+    if match is None or int(match.group(1)) == 0:
+        msg = f"window {window!r} is not one of: a length like 10s, 1m, 15m, 1h; day; shift"
+        raise BatchInputError(msg)
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+Level = Literal["machine", "line", "plant"]
+_LEVEL_PARTS = {"machine": 4, "line": 2, "plant": 1}
+
+
+class BatchInputError(LinePulseError):
+    """The events file or the options of `linepulse oee` cannot be used."""
+
+
+@dataclass
+class LoadedEvents:
+    by_machine: dict[str, list[IngestEvent]] = field(default_factory=dict)
+    shifts: dict[str, list[IngestEvent]] = field(default_factory=dict)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    first_time: int | None = None
+    last_time: int | None = None
+
+
+def load_events(lines: Iterable[bytes | str]) -> LoadedEvents:
+    """Validate every line with the topic contracts; bad lines are reported, not fatal."""
+    loaded = LoadedEvents()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            event = decode_ingest(line)
+        except InvalidEventError as error:
+            loaded.rejected.append((number, error.reason))
+            continue
+        if isinstance(event, ShiftStarted | ShiftEnded):
+            loaded.shifts.setdefault(event.asset, []).append(event)
+        elif event.kind in WINDOW_KINDS:
+            loaded.by_machine.setdefault(event.asset, []).append(event)
+        else:
+            continue
+        loaded.first_time = min(event.time, loaded.first_time or event.time)
+        loaded.last_time = max(event.time, loaded.last_time or event.time)
+    return loaded
+
+
+def parse_time(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        msg = f"time {text!r} is not ISO-8601; use e.g. 2026-01-31T06:00:00Z"
+        raise BatchInputError(msg) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return round(parsed.timestamp() * 1000)
+
+
+def _shift_intervals(events: list[IngestEvent], until: int | None) -> list[tuple[str, int, int]]:
+    """Shifts from their start and end events; a shift still open runs to `until` (if given)."""
+    open_shift: tuple[str, int] | None = None
+    intervals = []
+    for event in sorted(events, key=lambda e: e.time):
+        if open_shift is not None:
+            intervals.append((open_shift[0], open_shift[1], event.time))
+            open_shift = None
+        if isinstance(event, ShiftStarted):
+            open_shift = (event.shift, event.time)
+    if open_shift is not None and until is not None and until > open_shift[1]:
+        intervals.append((open_shift[0], open_shift[1], until))
+    return intervals
+
+
+def _machine_windows(asset: str, events: list[IngestEvent], window_ms: int) -> MachineWindows:
+    windows = MachineWindows(asset, window_ms)
+    for event in events:
+        windows.add(event)  # type: ignore[arg-type]
+    return windows
+
+
+def machine_rows(
+    loaded: LoadedEvents,
+    window: str,
+    start: int | None,
+    end: int | None,
+    categories: StateCategories = DEFAULT_CATEGORIES,
+) -> Iterator[tuple[str, str, int, int, OeeTotals]]:
+    """(asset, window label, start, end, totals) of every machine window in [start, end)."""
+    if loaded.last_time is None:
+        return
+    # without an explicit end, the data's last event ends the timeline and a trailing window is
+    # reported only when complete; with one, the last state runs until it
+    complete_only = end is None
+    horizon = end if end is not None else loaded.last_time + 1
+    for asset, events in sorted(loaded.by_machine.items()):
+        if window == "shift":
+            shift_events = loaded.shifts.get(asset, [])
+            windows = _machine_windows(asset, events, window_ms_of("day"))
+            open_until = None if complete_only else horizon
+            for name, s_start, s_end in _shift_intervals(shift_events, open_until):
+                if (start is None or s_start >= start) and s_end <= horizon:
+                    yield (
+                        asset,
+                        f"shift:{name}",
+                        s_start,
+                        s_end,
+                        windows.totals(s_start, s_end, categories, horizon=horizon),
+                    )
+            continue
+        window_ms = window_ms_of(window)
+        windows = _machine_windows(asset, events, window_ms)
+        first = window_start(start if start is not None else loaded.first_time or 0, window_ms)
+        for w_start in range(first, window_start(horizon - 1, window_ms) + 1, window_ms):
+            if complete_only and w_start + window_ms > horizon:
+                break
+            w_end = min(w_start + window_ms, horizon)
+            yield (
+                asset,
+                window,
+                w_start,
+                w_end,
+                windows.totals(w_start, w_end, categories, horizon=horizon),
+            )
+
+
+def _group(asset: str, level: Level) -> str:
+    return "/".join(asset.split("/")[: _LEVEL_PARTS[level]])
+
+
+def rollup(rows: Iterable[tuple[str, str, int, int, OeeTotals]], level: Level) -> pl.DataFrame:
+    """Sum times and counts per asset group and window, then recompute the ratios."""
+    records = [
+        {
+            "asset": _group(asset, level),
+            "window": label,
+            "window_start": w_start,
+            "window_end": w_end,
+            "planned_time_s": t.planned_time_s,
+            "run_time_s": t.run_time_s,
+            "unknown_time_s": t.unknown_time_s,
+            "excluded_time_s": t.excluded_time_s,
+            "ideal_time_s": t.ideal_time_s,
+            "good": t.good,
+            "scrap": t.scrap,
+            "unattributed": t.counts_without_cycle_time,
+            "losses": [{"reason": k, "seconds": v} for k, v in sorted(t.losses_s.items())],
+        }
+        for asset, label, w_start, w_end, t in rows
+    ]
+    if not records:
+        return pl.DataFrame()
+    frame = pl.DataFrame(records)
+    keys = ["asset", "window", "window_start", "window_end"]
+    sums = frame.group_by(keys).agg(
+        pl.col(c).sum()
+        for c in (
+            "planned_time_s",
+            "run_time_s",
+            "unknown_time_s",
+            "excluded_time_s",
+            "ideal_time_s",
+            "good",
+            "scrap",
+            "unattributed",
+        )
+    )
+    losses = (
+        frame.select([*keys, "losses"])
+        .explode("losses")
+        .drop_nulls("losses")
+        .unnest("losses")
+        .group_by([*keys, "reason"])
+        .agg(pl.col("seconds").sum())
+        .group_by(keys)
+        .agg(pl.struct("reason", "seconds").alias("losses"))
+    )
+    total = pl.col("good") + pl.col("scrap")
+
+    def ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+        return pl.when(denominator > 0).then(numerator / denominator).otherwise(None)
+
+    performance = (
+        pl.when(pl.col("unattributed") > 0)
+        .then(None)
+        .otherwise(ratio(pl.col("ideal_time_s"), pl.col("run_time_s")))
+    )
+    return (
+        sums.join(losses, on=keys, how="left")
+        .with_columns(
+            total=total,
+            availability=ratio(pl.col("run_time_s"), pl.col("planned_time_s")),
+            performance=performance,
+            quality=ratio(pl.col("good"), total),
+        )
+        .with_columns(
+            oee=pl.col("availability") * pl.col("performance") * pl.col("quality"),
+            performance_over_one=pl.col("performance") > 1.0 + 1e-9,
+        )
+        .sort(keys)
+    )
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def write_json_lines(frame: pl.DataFrame, out: IO[str]) -> int:
+    columns = [
+        "asset",
+        "window",
+        "window_start",
+        "window_end",
+        "availability",
+        "performance",
+        "quality",
+        "oee",
+        "planned_time_s",
+        "run_time_s",
+        "unknown_time_s",
+        "excluded_time_s",
+        "ideal_time_s",
+        "good",
+        "scrap",
+        "total",
+        "performance_over_one",
+        "losses",
+    ]
+    count = 0
+    for row in frame.select(columns).iter_rows(named=True) if frame.height else []:
+        row["window_start"], row["window_end"] = _iso(row["window_start"]), _iso(row["window_end"])
+        row["performance_over_one"] = bool(row["performance_over_one"])
+        for name in (
+            "planned_time_s",
+            "run_time_s",
+            "unknown_time_s",
+            "excluded_time_s",
+            "ideal_time_s",
+        ):
+            row[name] = round(row[name], 3)
+        row["losses_s"] = {
+            item["reason"]: round(item["seconds"], 3) for item in row.pop("losses") or []
+        }
+        out.write(orjson.dumps(row).decode() + "\n")
+        count += 1
+    return count
+
+
+def run_batch(
+    path: Path,
+    window: str,
+    level: Level,
+    start: str | None,
+    end: str | None,
+    out: IO[str] = sys.stdout,
+    err: IO[str] = sys.stderr,
+) -> int:
+    if window != "shift":
+        window_ms_of(window)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        msg = f"cannot read {path}: {exc.strerror}"
+        raise BatchInputError(msg) from exc
+    with handle:
+        loaded = load_events(handle)
+    for number, reason in loaded.rejected[:20]:
+        err.write(f"{path}:{number}: skipped: {reason}\n")
+    if len(loaded.rejected) > 20:
+        err.write(f"{path}: {len(loaded.rejected) - 20} more lines skipped\n")
+    rows = machine_rows(loaded, window, parse_time(start), parse_time(end))
+    return write_json_lines(rollup(rows, level), out)
