@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import orjson
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from schemas import topics
 from schemas.codec import decode_machine, decode_mes, encode
@@ -117,6 +117,8 @@ class OeeProcessor:
             tick = orjson.loads(event.value)
             await self.on_tick(message.partition, int(tick["time"]))
             return
+        if self._already_applied(event):
+            return
         try:
             decoded = (decode_machine if message.topic == topics.MACHINE_EVENTS else decode_mes)(
                 event.value
@@ -124,10 +126,10 @@ class OeeProcessor:
             check_event_time(decoded, now_ms(), self.limits)
         except InvalidEventError as error:
             await self.pipeline.dead_letter(event, error)
-            return
-        if decoded.kind not in _WINDOW_KINDS:
-            return
-        await self.on_event(event, message.partition, decoded)  # type: ignore[arg-type]
+        else:
+            if decoded.kind in _WINDOW_KINDS:
+                await self.on_event(event, message.partition, decoded)  # type: ignore[arg-type]
+        self._mark_applied(event)
 
     def _already_applied(self, event: EventT) -> bool:
         """After a crash Kafka redelivers from the last committed offset; events whose effect
@@ -142,8 +144,6 @@ class OeeProcessor:
         self.table[key] = {**(self.table.get(key) or {}), message.topic: message.offset}
 
     async def on_event(self, event: EventT, partition: int, decoded: WindowInput) -> None:
-        if self._already_applied(event):
-            return
         windows = self._windows(decoded.asset)
         try:
             windows.add(decoded)
@@ -158,11 +158,21 @@ class OeeProcessor:
         clock = self._clock(partition)
         clock.observe(decoded.time, now_ms())
         self.table[f"__clock__/{partition}"] = clock.to_dict()
-        self._mark_applied(event)
+
+    def _caught_up(self, partition: int) -> bool:
+        """True when every input of the partition has been read to its end: only then may the
+        wall clock move the watermark of a quiet partition (not while the worker lags)."""
+        consumer = self.pipeline.app.consumer
+        applied = self.table.get(f"__offsets__/{partition}") or {}
+        for topic in (topics.MACHINE_EVENTS, topics.MES_EVENTS):
+            highwater = consumer.highwater(TP(topic, partition))
+            if highwater is not None and highwater > 0 and applied.get(topic, -1) < highwater - 1:
+                return False
+        return True
 
     async def on_tick(self, partition: int, tick_ms: int) -> None:
         clock = self._clock(partition)
-        watermark = clock.advance(tick_ms)
+        watermark = clock.advance(tick_ms) if self._caught_up(partition) else clock.watermark
         if watermark is None:
             return
         self.table[f"__clock__/{partition}"] = clock.to_dict()
