@@ -1,0 +1,147 @@
+"""OEE agent throughput: machine state and count events through the worker.
+
+    python load/bench_oee.py --events 200000 --json OUT.json
+
+Preloads a simulated plant's state, count and MES events (no sensors) into Kafka, then measures
+in the same run on the same broker: a bare confluent-kafka consumer reading those messages, and
+a LinePulse worker processing them (OEE windows, changelogged state, the ClickHouse sink), timed
+from its first committed offset to its last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from connectors.broker import KafkaBroker  # noqa: E402
+from connectors.publisher import Publisher  # noqa: E402
+from connectors.simulator.plant import PlantSimulator  # noqa: E402
+from connectors.topics import ensure_topics  # noqa: E402
+from schemas import topics  # noqa: E402
+from streams.settings import SimulatorSettings  # noqa: E402
+from tests.integration.conftest import WorkerProcess  # noqa: E402
+
+PARTITIONS = 4
+INPUTS = (topics.MACHINE_EVENTS, topics.MES_EVENTS)
+
+
+def preload(bootstrap: str, wanted: int, machines: int) -> int:
+    """Publish simulated plant events (times in the last hours) until `wanted` are sent."""
+    publisher = Publisher({"bootstrap.servers": bootstrap})
+    start = int(time.time() * 1000) - 6 * 3_600_000
+    simulator = PlantSimulator(
+        SimulatorSettings(plant="bench", machines=machines, lines=8, vibration_rate_hz=10), start
+    )
+    sent = 0
+    step = start
+    while sent < wanted:
+        step += 60_000
+        for event in simulator.advance(step):
+            if event.kind.startswith("sensor"):
+                continue
+            publisher.publish(event)
+            sent += 1
+    publisher.flush(120)
+    return sent
+
+
+def _partitions() -> list[TopicPartition]:
+    return [TopicPartition(t, p) for t in INPUTS for p in range(PARTITIONS)]
+
+
+def committed(bootstrap: str, group: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        return sum(max(tp.offset, 0) for tp in consumer.committed(_partitions(), timeout=10))
+    finally:
+        consumer.close()
+
+
+def bare_read(bootstrap: str, messages: int) -> float:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bare-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe(list(INPUTS))
+    read = 0
+    started = None
+    deadline = time.monotonic() + 300
+    while read < messages and time.monotonic() < deadline:
+        for message in consumer.consume(1000, 1.0):
+            if message.error():
+                continue
+            started = started or time.monotonic()
+            read += 1
+    consumer.close()
+    return time.monotonic() - (started or time.monotonic())
+
+
+def worker_read(bootstrap: str, messages: int) -> tuple[float, int]:
+    """Seconds from the worker's first progress to all `messages` committed."""
+    worker = WorkerProcess(bootstrap, Path(tempfile.mkdtemp(prefix="linepulse-bench-oee-")))
+    worker.env["LINEPULSE_KAFKA_PARTITIONS"] = str(PARTITIONS)
+    worker.env["LINEPULSE_LOG_LEVEL"] = "warning"
+    worker.env["LINEPULSE_MAX_EVENT_AGE_S"] = str(2 * 86400)
+    worker.start()
+    try:
+        first_progress = None
+        done = 0
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            done = committed(bootstrap, worker.app_id)
+            if done and first_progress is None:
+                first_progress = (time.monotonic(), done)
+            if done >= messages:
+                break
+            time.sleep(0.5)
+        assert first_progress is not None, "the worker committed nothing"
+        return time.monotonic() - first_progress[0], done - first_progress[1]
+    finally:
+        worker.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--machines", type=int, default=200)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    broker = KafkaBroker.create()
+    broker.start()
+    try:
+        ensure_topics({"bootstrap.servers": broker.bootstrap}, PARTITIONS)
+        sent = preload(broker.bootstrap, args.events, args.machines)
+        bare_s = bare_read(broker.bootstrap, sent)
+        worker_s, processed = worker_read(broker.bootstrap, sent)
+    finally:
+        broker.remove()
+    bare_rate = sent / bare_s
+    worker_rate = processed / worker_s
+    result = {
+        "events": sent,
+        "machines": args.machines,
+        "oee_agent_events_per_s": round(worker_rate, 1),
+        "bare_events_per_s": round(bare_rate, 1),
+        "ratio_oee_to_bare": round(worker_rate / bare_rate, 4),
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
