@@ -262,6 +262,7 @@ class AnomalyScore(Event):
 
 
 Severity = Literal["info", "warning", "critical"]
+AlertKind = Literal["anomaly", "machine_down", "oee_below_target", "sensor_silent", "data_quality"]
 AlertStatus = Literal["raised", "updated", "cleared"]
 
 
@@ -270,9 +271,7 @@ class Alert(Event):
 
     kind: Literal["alert"] = "alert"
     alert_id: Name
-    alert_kind: Literal[
-        "anomaly", "machine_down", "oee_below_target", "sensor_silent", "data_quality"
-    ]
+    alert_kind: AlertKind
     status: AlertStatus
     severity: Severity
     source: Name

@@ -6,14 +6,14 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.events import Alert, AlertStatus, ProductionContext, Severity
+from schemas.events import Alert, AlertKind, AlertStatus, ProductionContext, Severity
 
 
 @dataclass(frozen=True)
 class AlertPolicy:
     """How many consecutive bad observations raise an episode and good ones clear it."""
 
-    kind: str
+    kind: AlertKind
     severity: Severity = "warning"
     raise_after: int = 3
     clear_after: int = 10
@@ -68,7 +68,7 @@ class AlertEpisodes:
             asset=asset,
             context=context,
             alert_id=episode.alert_id,
-            alert_kind=self.policy.kind,  # type: ignore[arg-type]
+            alert_kind=self.policy.kind,
             status=status,
             severity=self.policy.severity,
             source=source,

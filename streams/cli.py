@@ -109,6 +109,31 @@ def _parser() -> argparse.ArgumentParser:
         choices=("machine", "line", "plant"),
     )
 
+    score = commands.add_parser(
+        "score", help="run the streaming anomaly detector over a CSV, row by row"
+    )
+    score.add_argument("--input", type=Path, required=True, help="the CSV to score")
+    score.add_argument("--out", type=Path, required=True, help="where to write timestamp,score")
+    add_env_flag(
+        score,
+        "--timestamp-column",
+        "LINEPULSE_SCORE_TIMESTAMP_COLUMN",
+        str,
+        "timestamp",
+        "column holding the row's time",
+    )
+    add_env_flag(
+        score,
+        "--value-columns",
+        "LINEPULSE_SCORE_VALUE_COLUMNS",
+        str,
+        None,
+        "comma-separated columns to score (default: every numeric column but the "
+        "timestamp and label columns such as anomaly or changepoint)",
+    )
+    add_env_flag(score, "--sep", "LINEPULSE_SCORE_SEP", str, ",", "field separator")
+    add_settings_flags(score, WorkerSettings)
+
     db = commands.add_parser("db", help="manage the ClickHouse schema")
     db.add_argument("action", choices=("migrate", "version"))
     add_settings_flags(db, StoreSettings)
@@ -194,6 +219,24 @@ def _oee(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    from streams.scoring import run_score
+
+    # the detector reads its settings like the worker does, so flags become env vars here
+    worker = settings_from_args(WorkerSettings, args)
+    os.environ.update(
+        {
+            f"LINEPULSE_{k.upper()}": str(v)
+            for k, v in worker.model_dump().items()
+            if k.startswith("anomaly_")
+        }
+    )
+    columns = [c.strip() for c in args.value_columns.split(",")] if args.value_columns else None
+    rows = run_score(args.input, args.out, args.timestamp_column, columns, args.sep)
+    print(f"wrote {rows} scores to {args.out}", file=sys.stderr)
+    return 0
+
+
 def _db(args: argparse.Namespace) -> int:
     from streams.store import migrate, open_store, schema_version
 
@@ -221,6 +264,7 @@ COMMANDS = {
     "topics": _topics,
     "query": _query,
     "oee": _oee,
+    "score": _score,
     "db": _db,
     "broker": _broker,
 }
