@@ -30,8 +30,8 @@ class RollingGaussianScore:
     that barely moves in normal operation cannot turn measurement jitter into alarms."""
 
     def __init__(self, window_size: int, relative_floor: float) -> None:
-        self.mean: Any = utils.Rolling(stats.Mean(), window_size=window_size)
-        self.var: Any = utils.Rolling(stats.Var(), window_size=window_size)
+        self.mean: Any = utils.Rolling(stats.Mean, window_size=window_size)
+        self.var: Any = utils.Rolling(stats.Var, window_size=window_size)
         self.relative_floor = relative_floor
 
     def score(self, value: float) -> float:
