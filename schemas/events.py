@@ -158,13 +158,16 @@ class MachineState(Event):
         return state
 
 
+PartCount = Annotated[int, Field(ge=0, le=4_294_967_295)]
+
+
 class ProductionCount(Event):
     """Parts made since the previous count event (a delta)."""
 
     kind: Literal["machine.count"] = "machine.count"
-    good: Annotated[int, Field(ge=0)] = 0
-    scrap: Annotated[int, Field(ge=0)] = 0
-    rework: Annotated[int, Field(ge=0)] = 0
+    good: PartCount = 0
+    scrap: PartCount = 0
+    rework: PartCount = 0
 
 
 class PlcCounter(Event):

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from faust.types import EventT
@@ -46,9 +47,15 @@ SINK_OWNED_TOPICS = frozenset(
 )
 
 
-def rows_by_table(values: list[bytes]) -> tuple[dict[str, list[Row]], dict[int, InvalidEventError]]:
-    """Rows per table of a batch, and the messages (by index) that could not be decoded."""
-    tables: dict[str, list[Row]] = defaultdict(list)
+IndexedRows = list[tuple[int, Row]]
+
+
+def rows_by_table(
+    values: list[bytes],
+) -> tuple[dict[str, IndexedRows], dict[int, InvalidEventError]]:
+    """Rows per table of a batch, each with the index of its message, and the messages that
+    could not be decoded."""
+    tables: dict[str, IndexedRows] = defaultdict(list)
     failures: dict[int, InvalidEventError] = {}
     for index, value in enumerate(values):
         try:
@@ -57,21 +64,23 @@ def rows_by_table(values: list[bytes]) -> tuple[dict[str, list[Row]], dict[int, 
             failures[index] = error
             continue
         for table, row in rows_of(event):
-            tables[table].append(row)
+            tables[table].append((index, row))
     return tables, failures
 
 
-def _insert_with_retry(store: Store, tables: dict[str, list[Row]]) -> None:
+def _insert_until_reachable(store: Store, table: str, rows: list[Row]) -> None:
+    """Insert; while ClickHouse is unreachable, wait and retry (the stream waits with us)."""
     backoff = 0.5
-    pending = dict(tables)
-    while pending:
-        table, rows = next(iter(pending.items()))
+    while True:
         try:
             store.insert_rows(table, rows)
+            return
         except StoreError as error:
+            if not error.retriable:
+                raise
             metrics.SINK_RETRIES.inc()
             log.warning(
-                "insert of %d rows into %s failed, retrying in %.1f s: %s",
+                "ClickHouse unreachable, retrying %d rows for %s in %.1f s: %s",
                 len(rows),
                 table,
                 backoff,
@@ -79,19 +88,42 @@ def _insert_with_retry(store: Store, tables: dict[str, list[Row]]) -> None:
             )
             time.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF_S)
-            continue
-        metrics.SINK_ROWS.labels(table).inc(len(rows))
-        del pending[table]
 
 
-def write_batch(store: Store, values: list[bytes]) -> tuple[int, dict[int, InvalidEventError]]:
-    tables, failures = rows_by_table(values)
-    metrics.SINK_SKIPPED.inc(len(failures))
-    rows = sum(len(r) for r in tables.values())
+def store_table(store: Store, table: str, rows: IndexedRows) -> dict[int, str]:
+    """Insert rows; when ClickHouse refuses the block, halve it until the refused rows are
+    isolated, so that the rest is stored. Returns the refused rows' indexes with the reason."""
+    try:
+        _insert_until_reachable(store, table, [row for _, row in rows])
+    except StoreError as error:
+        if len(rows) == 1:
+            return {rows[0][0]: str(error)}
+        middle = len(rows) // 2
+        return {
+            **store_table(store, table, rows[:middle]),
+            **store_table(store, table, rows[middle:]),
+        }
+    metrics.SINK_ROWS.labels(table).inc(len(rows))
+    return {}
+
+
+@dataclass
+class BatchResult:
+    rows: int
+    undecodable: dict[int, InvalidEventError]
+    refused: dict[int, str]
+
+
+def write_batch(store: Store, values: list[bytes]) -> BatchResult:
+    tables, undecodable = rows_by_table(values)
+    metrics.SINK_SKIPPED.inc(len(undecodable))
+    refused: dict[int, str] = {}
     with metrics.SINK_BATCH_SECONDS.time():
-        _insert_with_retry(store, tables)
-    metrics.SINK_BATCH_ROWS.observe(rows)
-    return rows, failures
+        for table, rows in tables.items():
+            refused.update(store_table(store, table, rows))
+    stored = sum(len(r) for r in tables.values()) - len(refused)
+    metrics.SINK_BATCH_ROWS.observe(stored)
+    return BatchResult(stored, undecodable, refused)
 
 
 def register(pipeline: Pipeline) -> None:
@@ -108,13 +140,22 @@ def register(pipeline: Pipeline) -> None:
                 store = pipeline.store
             for event in batch:
                 _count_in(event)
-            rows, failures = await asyncio.to_thread(
+            result = await asyncio.to_thread(
                 write_batch, store, [bytes(e.value or b"") for e in batch]
             )
-            pipeline.count("sink_rows", rows)
-            for index, error in failures.items():
+            pipeline.count("sink_rows", result.rows)
+            for index, error in result.undecodable.items():
                 if batch[index].message.topic in SINK_OWNED_TOPICS:
                     await pipeline.dead_letter(batch[index], error)
+            for index, reason in result.refused.items():
+                message = batch[index].message
+                if message.topic == topics.DEAD_LETTERS:
+                    # it stays on the dead-letter topic; sending it there again would loop
+                    log.error("dead letter %s[%s]@%s not stored: %s", message.topic,
+                              message.partition, message.offset, reason)
+                    continue
+                refused = InvalidEventError(f"not stored: {reason}", "store_refused")
+                await pipeline.dead_letter(batch[index], refused)
 
 
 def _count_in(event: EventT) -> None:

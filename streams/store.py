@@ -30,6 +30,10 @@ _FORMATS = {
 class StoreError(LinePulseError):
     """ClickHouse refused a statement or could not be reached."""
 
+    def __init__(self, message: str, retriable: bool = False) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+
 
 class Store(Protocol):
     def execute(self, sql: str) -> None: ...
@@ -132,10 +136,15 @@ class ServerStore:
             raise StoreError(msg) from exc
 
     def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        from clickhouse_connect.driver.exceptions import OperationalError
+
         if not rows:
             return
         try:
             self._client.raw_insert(table, insert_block=_json_rows(rows), fmt="JSONEachRow")
+        except OperationalError as exc:
+            msg = f"ClickHouse is unreachable: {exc}"
+            raise StoreError(msg, retriable=True) from exc
         except Exception as exc:
             msg = f"ClickHouse refused the insert into {table}: {exc}"
             raise StoreError(msg) from exc
