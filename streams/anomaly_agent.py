@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from faust.types import EventT
 
 from schemas import topics
@@ -14,6 +15,7 @@ from schemas.events import (
     MachineState,
     SensorBatch,
     SensorEvent,
+    SensorReading,
     SensorSecond,
 )
 from schemas.exceptions import InvalidEventError
@@ -24,6 +26,7 @@ from streams.anomaly import DetectorSettings, SensorDetector
 from streams.app import Pipeline, now_ms
 from streams.features import per_second_features
 from streams.quality import TimeLimits, check_event_time
+from streams.sensor_health import HealthRules, SensorHealth
 
 RUNNING_FAMILIES = frozenset({State.PRODUCING, State.REDUCED_SPEED})
 
@@ -90,6 +93,17 @@ class AnomalyProcessor:
         self.episodes = AlertEpisodes(
             AlertPolicy("anomaly", "warning", worker.alert_raise_after, worker.alert_clear_after)
         )
+        self.rules = HealthRules(
+            stuck_after_s=worker.quality_stuck_after_s,
+            silent_after_intervals=worker.quality_silent_after_intervals,
+        )
+        self.health: dict[tuple[str, str], SensorHealth] = {}
+        self.partitions: dict[tuple[str, str], int] = {}
+        self.offsets: dict[int, dict[str, int]] = {}
+        self.stuck = AlertEpisodes(
+            AlertPolicy("data_quality", "warning", 1, worker.alert_clear_after)
+        )
+        self.silence = AlertEpisodes(AlertPolicy("sensor_silent", "warning", 1, 1))
 
     def detector(self, sensor_key: str) -> SensorDetector:
         if sensor_key not in self.detectors:
@@ -106,8 +120,13 @@ class AnomalyProcessor:
             self.modes[decoded.asset] = operating_mode(decoded.state)
 
     async def handle(self, event: EventT) -> None:
-        metrics.EVENTS_IN.labels("anomaly", event.message.topic).inc()
-        if event.message.topic == topics.MACHINE_EVENTS:
+        message = event.message
+        metrics.EVENTS_IN.labels("anomaly", message.topic).inc()
+        if message.topic == topics.WINDOW_TICKS:
+            await self.on_tick(message.partition, int(orjson.loads(event.value)["time"]))
+            return
+        self.offsets.setdefault(message.partition, {})[message.topic] = message.offset
+        if message.topic == topics.MACHINE_EVENTS:
             self.track_mode(event.value)
             return
         try:
@@ -115,6 +134,8 @@ class AnomalyProcessor:
             check_event_time(decoded, now_ms(), self.limits)
         except InvalidEventError as error:
             await self.pipeline.dead_letter(event, error)
+            return
+        if not await self.check_health(decoded, message.partition):
             return
         observed: list[Observation]
         if isinstance(decoded, SensorBatch):
@@ -124,14 +145,88 @@ class AnomalyProcessor:
             observed = [(s.time, second_features(s)) for s in seconds]
         else:
             observed = [(decoded.time, {"value": decoded.value})]
-        if decoded.quality == "bad":
-            return
         for score, alert in self.score(decoded, observed):
             await self.pipeline.send(topics.ANOMALY_SCORES, score.asset, encode(score))
-            if alert is not None:
-                metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
-                self.pipeline.count("alerts")
-                await self.pipeline.send(topics.ALERTS, alert.asset, encode(alert))
+            await self._send_alert(alert)
+
+    async def _send_alert(self, alert: Alert | None) -> None:
+        if alert is not None:
+            metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
+            self.pipeline.count("alerts")
+            await self.pipeline.send(topics.ALERTS, alert.asset, encode(alert))
+
+    async def check_health(self, event: SensorEvent, partition: int) -> bool:
+        """Quality findings of a reading; False when it must not be scored or learned."""
+        key = (event.asset, event.sensor)
+        health = self.health.setdefault(key, SensorHealth(self.rules))
+        self.partitions[key] = partition
+        value = event.value if isinstance(event, SensorReading) else None
+        findings = health.observe(event.time, value, now_ms())
+        for finding in findings:
+            metrics.QUALITY_FINDINGS.labels(finding).inc()
+        source = f"{event.asset}|{event.sensor}"
+        if self.silence.active(source):
+            await self._send_alert(
+                self.silence.observe(
+                    source=source,
+                    asset=event.asset,
+                    time=event.time,
+                    bad=False,
+                    value=None,
+                    threshold=None,
+                    context=event.context,
+                    message=f"{event.sensor} sends data again",
+                )
+            )
+        if "duplicate" in findings:
+            return False
+        stuck = "stuck" in findings
+        await self._send_alert(
+            self.stuck.observe(
+                source=source,
+                asset=event.asset,
+                time=event.time,
+                bad=stuck,
+                value=value,
+                threshold=self.rules.stuck_after_s,
+                context=event.context,
+                message=f"{event.sensor} on {event.asset} has held {value} for "
+                f"{self.rules.stuck_after_s:.0f} s or more: a stuck sensor"
+                if stuck
+                else f"{event.sensor} on {event.asset} changes again",
+            )
+        )
+        return not stuck and event.quality != "bad"
+
+    async def on_tick(self, partition: int, tick_ms: int) -> None:
+        """Silent sensors are found here, with no further input from them."""
+        applied = self.offsets.get(partition, {})
+        if not self.pipeline.caught_up(
+            partition, applied, (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
+        ):
+            return
+        for key, health in self.health.items():
+            if self.partitions.get(key) != partition:
+                continue
+            asset, sensor = key
+            silent = health.silent(tick_ms)
+            source = f"{asset}|{sensor}"
+            if not silent and not self.silence.active(source):
+                continue
+            quiet_s = (tick_ms - (health.last_arrival_ms or tick_ms)) / 1000
+            interval_s = (health.expected_interval_ms() or 0) / 1000
+            await self._send_alert(
+                self.silence.observe(
+                    source=source,
+                    asset=asset,
+                    time=tick_ms,
+                    bad=silent,
+                    value=quiet_s,
+                    threshold=interval_s * self.rules.silent_after_intervals,
+                    message=f"{sensor} on {asset} sent nothing for {quiet_s:.0f} s "
+                    f"(usually every {interval_s:.1f} s)",
+                )
+            )
 
     def score(
         self, event: SensorEvent, observed: list[Observation]
@@ -176,7 +271,9 @@ class AnomalyProcessor:
 
 def register(pipeline: Pipeline) -> AnomalyProcessor:
     processor = AnomalyProcessor(pipeline)
-    source = pipeline.topic(topics.SENSOR_READINGS, topics.SENSOR_BATCHES, topics.MACHINE_EVENTS)
+    source = pipeline.topic(
+        topics.SENSOR_READINGS, topics.SENSOR_BATCHES, topics.MACHINE_EVENTS, topics.WINDOW_TICKS
+    )
 
     @pipeline.app.agent(source, name="score_sensor_data")
     async def score_sensor_data(stream: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import faust
 from aiohttp import web as aioweb
-from faust.types import EventT
+from faust.types import TP, EventT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas import topics
@@ -72,6 +72,16 @@ class Pipeline:
             )
         await self._out_topics[topic].send(key=key.encode(), value=value, partition=partition)
         metrics.EVENTS_OUT.labels(topic).inc()
+
+    def caught_up(self, partition: int, applied: dict[str, int], names: tuple[str, ...]) -> bool:
+        """True when `applied` (the last offset processed per topic) reaches the end of each
+        topic's `partition`: silence is only silence once the worker has read everything."""
+        consumer = self.app.consumer
+        for topic in names:
+            highwater = consumer.highwater(TP(topic, partition))
+            if highwater is not None and highwater > 0 and applied.get(topic, -1) < highwater - 1:
+                return False
+        return True
 
     async def guarded(self, event: EventT, handler: Callable[[EventT], Awaitable[None]]) -> None:
         """Run one step of an agent; an unexpected error dead-letters the event instead of

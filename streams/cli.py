@@ -145,12 +145,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from streams.demo import DEMO_FAULTS, DemoOptions, run_demo
+    from streams.demo import DemoOptions, demo_faults, run_demo
 
-    faults = None if "LINEPULSE_SIM_FAULTS" in os.environ else DEMO_FAULTS
-    simulator = settings_from_args(
-        SimulatorSettings, args, faults=getattr(args, "SimulatorSettings.faults") or faults
-    )
+    simulator = settings_from_args(SimulatorSettings, args)
+    if (
+        "LINEPULSE_SIM_FAULTS" not in os.environ
+        and getattr(args, "SimulatorSettings.faults") is None
+    ):
+        simulator = simulator.model_copy(update={"faults": demo_faults(simulator.machines)})
     bootstrap_given = getattr(args, "KafkaSettings.bootstrap") or os.environ.get(
         "LINEPULSE_KAFKA_BOOTSTRAP"
     )

@@ -23,7 +23,13 @@ from streams.query_client import query_worker, running_owner
 from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings
 from streams.store import StoreError, open_store
 
-DEMO_FAULTS = "spike:m1:50:8,drift:m2:70"
+DEMO_FAULTS = ("spike:m1:50:8", "drift:m2:70", "stuck:m3:60:60", "silent:m4:90:40")
+
+
+def demo_faults(machines: int) -> str:
+    """The demo's faults, for the machines the plant has."""
+    return ",".join(f for f in DEMO_FAULTS if int(f.split(":")[1][1:]) <= machines)
+
 
 LIVE_OEE_SQL = """
 SELECT asset,

@@ -14,6 +14,7 @@ WATERMARK_DELAY = Gauge(
     "linepulse_watermark_delay_seconds", "Wall clock minus the partition watermark", ["partition"]
 )
 OEE_WINDOWS = Counter("linepulse_oee_windows_total", "OEE rows emitted", ["provisional"])
+QUALITY_FINDINGS = Counter("linepulse_quality_findings_total", "Data-quality findings", ["rule"])
 ANOMALY_SCORED = Counter("linepulse_anomaly_observations_total", "Observations scored")
 MODELS_WARMING = Gauge("linepulse_anomaly_models_warming", "Sensor models still in warm-up")
 ALERTS = Counter("linepulse_alerts_total", "Alert lifecycle steps emitted", ["kind", "status"])

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import orjson
-from faust.types import TP, EventT
+from faust.types import EventT
 
 from schemas import topics
 from schemas.codec import decode_machine, decode_mes, encode
@@ -162,13 +162,10 @@ class OeeProcessor:
     def _caught_up(self, partition: int) -> bool:
         """True when every input of the partition has been read to its end: only then may the
         wall clock move the watermark of a quiet partition (not while the worker lags)."""
-        consumer = self.pipeline.app.consumer
         applied = self.table.get(f"__offsets__/{partition}") or {}
-        for topic in (topics.MACHINE_EVENTS, topics.MES_EVENTS):
-            highwater = consumer.highwater(TP(topic, partition))
-            if highwater is not None and highwater > 0 and applied.get(topic, -1) < highwater - 1:
-                return False
-        return True
+        return self.pipeline.caught_up(
+            partition, applied, (topics.MACHINE_EVENTS, topics.MES_EVENTS)
+        )
 
     async def on_tick(self, partition: int, tick_ms: int) -> None:
         clock = self._clock(partition)

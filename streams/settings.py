@@ -105,6 +105,12 @@ class WorkerSettings(BaseSettings):
     )
     anomaly_warmup: int = Field(60, ge=1, description="observations per sensor before any alert")
     anomaly_window: int = Field(600, ge=10, description="observations the detector remembers")
+    quality_stuck_after_s: float = Field(
+        30.0, ge=0, description="an unchanged value for this long is stuck (0: never)"
+    )
+    quality_silent_after_intervals: float = Field(
+        5.0, gt=0, description="a sensor is silent after this many of its usual intervals"
+    )
     alert_raise_after: int = Field(
         3, ge=1, description="consecutive anomalous observations that raise an alert"
     )

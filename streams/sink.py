@@ -151,8 +151,13 @@ def register(pipeline: Pipeline) -> None:
                 message = batch[index].message
                 if message.topic == topics.DEAD_LETTERS:
                     # it stays on the dead-letter topic; sending it there again would loop
-                    log.error("dead letter %s[%s]@%s not stored: %s", message.topic,
-                              message.partition, message.offset, reason)
+                    log.error(
+                        "dead letter %s[%s]@%s not stored: %s",
+                        message.topic,
+                        message.partition,
+                        message.offset,
+                        reason,
+                    )
                     continue
                 refused = InvalidEventError(f"not stored: {reason}", "store_refused")
                 await pipeline.dead_letter(batch[index], refused)

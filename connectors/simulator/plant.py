@@ -128,6 +128,13 @@ class PlantSimulator:
         self.start_ms = start_ms
         self.now_ms = start_ms
         self.faults = parse_faults(settings.faults)
+        unknown = {f.machine for f in self.faults} - {f"m{i + 1}" for i in range(settings.machines)}
+        if unknown:
+            msg = (
+                f"faults name machines the plant does not have: {', '.join(sorted(unknown))}; "
+                f"machines are m1..m{settings.machines}"
+            )
+            raise FaultSpecError(msg)
         self.shift = "A"
         self.break_every_ms = int(break_every_s * 1000)
         self.break_length_ms = int(break_length_s * 1000)

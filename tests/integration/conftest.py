@@ -130,6 +130,7 @@ FAST_WINDOWS = {
     "anomaly_warmup": 30,
     "anomaly_window": 200,
     "sink_batch_s": 0.3,
+    "quality_stuck_after_s": 10,
 }
 
 

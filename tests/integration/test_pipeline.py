@@ -157,7 +157,12 @@ def test_injected_anomaly_raises_an_alert_on_the_alert_topic(worker: WorkerProce
             )
         )
     publisher.flush()
-    alerts = consume(worker.bootstrap, topics.ALERTS, lambda v: v.get("asset") == asset, 1)
+    alerts = consume(
+        worker.bootstrap,
+        topics.ALERTS,
+        lambda v: v.get("asset") == asset and v["alert_kind"] == "anomaly",
+        1,
+    )
     assert alerts, "no alert arrived"
     alert = alerts[0]
     assert (alert["alert_kind"], alert["status"], alert["source"]) == (
@@ -246,3 +251,53 @@ def test_sample_batches_are_stored_as_per_second_summaries(worker: WorkerProcess
         lambda r: r[0]["n"] == 3,
     )
     assert scores == [{"n": 3}]
+
+
+def test_stuck_and_silent_sensors_raise_data_quality_alerts_and_clear(worker: WorkerProcess):
+    asset = f"{_plant()}/l1/s1/m1"
+    start = int(time.time() * 1000) - 60_000
+    publisher = Publisher({"bootstrap.servers": worker.bootstrap})
+    for i in range(50):
+        value = 20.0 + (i % 4) * 0.1 if i < 20 else 55.5  # frozen from the 21st reading on
+        publisher.publish(
+            SensorReading(time=start + i * 1000, asset=asset, sensor="temp", value=value)
+        )
+        publisher.publish(
+            SensorReading(
+                time=start + i * 1000, asset=asset, sensor="flow", value=3.0 + (i % 5) * 0.01
+            )
+        )
+    publisher.flush()
+    # nothing more arrives: "flow" and "temp" fall silent; "temp" was stuck before that
+    stuck = consume(
+        worker.bootstrap,
+        topics.ALERTS,
+        lambda v: v.get("asset") == asset and v["alert_kind"] == "data_quality",
+        1,
+    )
+    assert stuck[0]["source"] == f"{asset}|temp"
+    assert stuck[0]["status"] == "raised"
+    assert stuck[0]["time"] >= start + 30_000  # held 10 s from the 21st reading
+    silent = consume(
+        worker.bootstrap,
+        topics.ALERTS,
+        lambda v: (
+            v.get("asset") == asset
+            and v["alert_kind"] == "sensor_silent"
+            and v["status"] == "raised"
+        ),
+        2,
+        timeout_s=60,
+    )
+    assert {a["source"] for a in silent} == {f"{asset}|temp", f"{asset}|flow"}
+    publisher.publish(SensorReading(time=start + 55_000, asset=asset, sensor="flow", value=3.0))
+    publisher.flush()
+    cleared = consume(
+        worker.bootstrap,
+        topics.ALERTS,
+        lambda v: v.get("source") == f"{asset}|flow" and v["status"] == "cleared",
+        1,
+    )
+    assert cleared[0]["alert_id"] == next(
+        a["alert_id"] for a in silent if a["source"] == f"{asset}|flow"
+    )

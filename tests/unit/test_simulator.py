@@ -51,3 +51,8 @@ def test_spike_fault_raises_the_temperature():
 def test_bad_fault_specs_are_refused_with_an_example(spec):
     with pytest.raises(FaultSpecError, match="spike:m1:30|numbers"):
         parse_faults(spec)
+
+
+def test_faults_for_machines_the_plant_lacks_are_refused():
+    with pytest.raises(FaultSpecError, match="m9"):
+        PlantSimulator(SimulatorSettings(machines=3, faults="spike:m9:10"), T0)
