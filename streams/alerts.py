@@ -32,13 +32,13 @@ class _Episode:
 
 @dataclass
 class AlertEpisodes:
-    """Tracks one episode per source (sensor or machine) for one alert kind."""
+    """Tracks one episode per asset and source (a sensor or the machine) for one alert kind."""
 
     policy: AlertPolicy
     _episodes: dict[str, _Episode] = field(default_factory=dict)
 
-    def active(self, source: str) -> bool:
-        episode = self._episodes.get(source)
+    def active(self, asset: str, source: str) -> bool:
+        episode = self._episodes.get(f"{asset}|{source}")
         return episode is not None and episode.alert_id is not None
 
     def observe(
@@ -53,14 +53,15 @@ class AlertEpisodes:
         message: str,
         context: ProductionContext | None = None,
     ) -> Alert | None:
-        episode = self._episodes.setdefault(source, _Episode())
+        key = f"{asset}|{source}"
+        episode = self._episodes.setdefault(key, _Episode())
         if bad:
             episode.bad_run += 1
             episode.good_run = 0
         else:
             episode.good_run += 1
             episode.bad_run = 0
-        status = self._transition(episode, source, time, bad, value)
+        status = self._transition(episode, key, time, bad, value)
         if status is None or episode.alert_id is None:
             return None
         alert = Alert(
@@ -78,15 +79,15 @@ class AlertEpisodes:
             raised_at=episode.raised_at,
         )
         if status == "cleared":
-            self._episodes[source] = _Episode()
+            self._episodes[key] = _Episode()
         return alert
 
     def _transition(
-        self, episode: _Episode, source: str, time: int, bad: bool, value: float | None
+        self, episode: _Episode, key: str, time: int, bad: bool, value: float | None
     ) -> AlertStatus | None:
         if episode.alert_id is None:
             if bad and episode.bad_run >= self.policy.raise_after:
-                episode.alert_id = _alert_id(self.policy.kind, source, time)
+                episode.alert_id = _alert_id(self.policy.kind, key, time)
                 episode.raised_at = time
                 episode.bad_total = episode.bad_run
                 episode.worst = value
@@ -105,5 +106,5 @@ class AlertEpisodes:
         return {k: vars(v) for k, v in self._episodes.items()}
 
 
-def _alert_id(kind: str, source: str, time: int) -> str:
-    return hashlib.sha1(f"{kind}|{source}|{time}".encode(), usedforsecurity=False).hexdigest()[:20]
+def _alert_id(kind: str, key: str, time: int) -> str:
+    return hashlib.sha1(f"{kind}|{key}|{time}".encode(), usedforsecurity=False).hexdigest()[:20]

@@ -164,8 +164,8 @@ class AnomalyProcessor:
         findings = health.observe(event.time, value, now_ms())
         for finding in findings:
             metrics.QUALITY_FINDINGS.labels(finding).inc()
-        source = f"{event.asset}|{event.sensor}"
-        if self.silence.active(source):
+        source = event.sensor
+        if self.silence.active(event.asset, source):
             await self._send_alert(
                 self.silence.observe(
                     source=source,
@@ -210,8 +210,8 @@ class AnomalyProcessor:
                 continue
             asset, sensor = key
             silent = health.silent(tick_ms)
-            source = f"{asset}|{sensor}"
-            if not silent and not self.silence.active(source):
+            source = sensor
+            if not silent and not self.silence.active(asset, source):
                 continue
             quiet_s = (tick_ms - (health.last_arrival_ms or tick_ms)) / 1000
             interval_s = (health.expected_interval_ms() or 0) / 1000

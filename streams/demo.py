@@ -32,15 +32,10 @@ def demo_faults(machines: int) -> str:
 
 
 LIVE_OEE_SQL = """
-SELECT asset,
-       argMax(window_start, (window_start, version)) AS window,
-       argMax(provisional, (window_start, version)) AS live,
-       round(argMax(availability, (window_start, version)), 3) AS A,
-       round(argMax(performance, (window_start, version)), 3) AS P,
-       round(argMax(quality, (window_start, version)), 3) AS Q,
-       round(argMax(oee, (window_start, version)), 3) AS OEE,
-       argMax(total, (window_start, version)) AS parts
-FROM linepulse.oee_windows GROUP BY asset ORDER BY asset
+SELECT asset, window_start AS window, provisional AS live, round(availability, 3) AS A,
+       round(performance, 3) AS P, round(quality, 3) AS Q, round(oee, 3) AS OEE, total AS parts
+FROM linepulse.oee_windows
+ORDER BY asset, window_start DESC, version DESC LIMIT 1 BY asset
 """
 LINE_OEE_SQL = """
 SELECT arrayStringConcat(arraySlice(splitByChar('/', asset), 1, 2), '/') AS line,
@@ -59,7 +54,7 @@ SELECT (SELECT count() FROM linepulse.dead_letters) AS dead_letters,
        (SELECT count() FROM linepulse.alerts) AS alert_steps,
        (SELECT count() FROM linepulse.sensor_readings) AS readings,
        (SELECT count() FROM linepulse.sensor_seconds) AS vibration_seconds,
-       (SELECT count() FROM linepulse.oee_windows) AS oee_rows
+       (SELECT count() FROM linepulse.oee_windows FINAL WHERE provisional = 0) AS closed_windows
 """
 
 

@@ -45,3 +45,29 @@ def test_a_new_episode_gets_a_new_id():
     steps = feed(episodes, [True, False, True, False])
     assert [s.status for s in steps] == ["raised", "cleared", "raised", "cleared"]
     assert steps[0].alert_id != steps[2].alert_id
+
+
+def test_the_same_sensor_name_on_two_machines_has_two_episodes():
+    episodes = AlertEpisodes(AlertPolicy("anomaly", raise_after=1, clear_after=1))
+    first = episodes.observe(
+        source="temperature",
+        asset="p/l/s/m1",
+        time=1_767_225_600_000,
+        bad=True,
+        value=1.0,
+        threshold=0.5,
+        message="m",
+    )
+    second = episodes.observe(
+        source="temperature",
+        asset="p/l/s/m2",
+        time=1_767_225_600_000,
+        bad=True,
+        value=1.0,
+        threshold=0.5,
+        message="m",
+    )
+    assert first is not None
+    assert second is not None
+    assert first.alert_id != second.alert_id
+    assert episodes.active("p/l/s/m1", "temperature")
