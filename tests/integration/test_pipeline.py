@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -175,6 +177,24 @@ def test_injected_anomaly_raises_an_alert_on_the_alert_topic(worker: WorkerProce
         f"SELECT status FROM linepulse.alerts WHERE asset = '{asset}'", lambda r: len(r) >= 1
     )
     assert stored[0]["status"] == "raised"
+    # the documented example consumer sees the same episode
+    example = _example_consumer()
+    seen = [
+        a
+        for a in example.alerts(
+            worker.bootstrap, f"doc-{uuid.uuid4().hex}", from_start=True, idle_timeout_s=3
+        )
+        if a["asset"] == asset
+    ]
+    assert alert["alert_id"] in {a["alert_id"] for a in seen}
+
+
+def _example_consumer():
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "alert_consumer.py"
+    spec = importlib.util.spec_from_file_location("alert_consumer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_malformed_events_reach_the_dead_letter_topic_while_good_events_flow(worker: WorkerProcess):
