@@ -51,6 +51,18 @@ def wait_for_port(
     raise BrokerError(msg)
 
 
+def terminate(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout_s`."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
 @dataclass
 class RunningBroker:
     bootstrap: str
@@ -59,13 +71,7 @@ class RunningBroker:
     log_path: Path | None = None
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        terminate(self.process, timeout_s)
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -248,13 +254,8 @@ class KafkaBroker:
         wait_for_port(self.port, timeout_s, self.process)
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process is not None:
+            terminate(self.process, timeout_s)
         self.process = None
 
     def remove(self) -> None:

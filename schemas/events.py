@@ -20,17 +20,22 @@ MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 
 
+def iso_to_epoch_ms(text: str) -> int:
+    """ISO-8601 with a UTC offset to epoch milliseconds; naive times are refused."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        msg = f"time {text!r} is not ISO-8601; send epoch ms or e.g. 2026-01-31T06:00:00Z"
+        raise ValueError(msg) from exc
+    if parsed.tzinfo is None:
+        msg = f"time {text!r} has no UTC offset; add 'Z' or '+01:00'"
+        raise ValueError(msg)
+    return round(parsed.timestamp() * 1000)
+
+
 def _to_epoch_ms(value: Any) -> Any:
     if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            msg = f"time {value!r} is not ISO-8601; send epoch ms or e.g. 2026-01-31T06:00:00Z"
-            raise ValueError(msg) from exc
-        if parsed.tzinfo is None:
-            msg = f"time {value!r} has no UTC offset; add 'Z' or '+01:00'"
-            raise ValueError(msg)
-        return round(parsed.timestamp() * 1000)
+        return iso_to_epoch_ms(value)
     if isinstance(value, bool):
         msg = "time must be epoch milliseconds, not a boolean"
         raise ValueError(msg)

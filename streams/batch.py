@@ -17,20 +17,11 @@ import orjson
 import polars as pl
 
 from schemas.codec import decode_ingest
-from schemas.events import IngestEvent, ShiftEnded, ShiftStarted
+from schemas.events import IngestEvent, ShiftEnded, ShiftStarted, iso_to_epoch_ms
 from schemas.exceptions import InvalidEventError, LinePulseError
 from streams.oee import DEFAULT_CATEGORIES, OeeTotals, StateCategories
-from streams.windows import MachineWindows, window_start
+from streams.windows import WINDOW_KINDS, MachineWindows, window_start
 
-WINDOW_KINDS = {
-    "machine.state",
-    "machine.count",
-    "machine.counter",
-    "mes.work_order.started",
-    "mes.work_order.ended",
-    "mes.planned_stop.started",
-    "mes.planned_stop.ended",
-}
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
 
 
@@ -88,13 +79,9 @@ def parse_time(text: str | None) -> int | None:
     if text is None:
         return None
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return iso_to_epoch_ms(text)
     except ValueError as exc:
-        msg = f"time {text!r} is not ISO-8601; use e.g. 2026-01-31T06:00:00Z"
-        raise BatchInputError(msg) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return round(parsed.timestamp() * 1000)
+        raise BatchInputError(str(exc)) from exc
 
 
 def _shift_intervals(events: list[IngestEvent], until: int | None) -> list[tuple[str, int, int]]:

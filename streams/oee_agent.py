@@ -22,19 +22,16 @@ from streams.alerts import AlertEpisodes, AlertPolicy
 from streams.app import Pipeline, now_ms
 from streams.oee import DEFAULT_CATEGORIES, ratios
 from streams.quality import TimeLimits, check_event_time
-from streams.windows import ClosedWindow, MachineWindows, PartitionClock, TooLateError, WindowInput
+from streams.windows import (
+    WINDOW_KINDS,
+    ClosedWindow,
+    MachineWindows,
+    PartitionClock,
+    TooLateError,
+    WindowInput,
+)
 
 log = logging.getLogger(__name__)
-
-_WINDOW_KINDS = {
-    "machine.state",
-    "machine.count",
-    "machine.counter",
-    "mes.work_order.started",
-    "mes.work_order.ended",
-    "mes.planned_stop.started",
-    "mes.planned_stop.ended",
-}
 
 
 def window_label(window_ms: int) -> str:
@@ -127,7 +124,7 @@ class OeeProcessor:
         except InvalidEventError as error:
             await self.pipeline.dead_letter(event, error)
         else:
-            if decoded.kind in _WINDOW_KINDS:
+            if decoded.kind in WINDOW_KINDS:
                 await self.on_event(event, message.partition, decoded)  # type: ignore[arg-type]
         self._mark_applied(event)
 

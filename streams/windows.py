@@ -43,6 +43,19 @@ WindowInput = (
 )
 
 
+WINDOW_KINDS = frozenset(
+    {
+        "machine.state",
+        "machine.count",
+        "machine.counter",
+        "mes.work_order.started",
+        "mes.work_order.ended",
+        "mes.planned_stop.started",
+        "mes.planned_stop.ended",
+    }
+)
+
+
 class TooLateError(LinePulseError):
     """An event belongs to a window that has already been closed and emitted."""
 
