@@ -25,6 +25,7 @@ from streams.alerts import AlertEpisodes, AlertPolicy
 from streams.anomaly import DetectorSettings, SensorDetector
 from streams.app import Pipeline, now_ms
 from streams.features import per_second_features
+from streams.model_store import ModelCheckpoints
 from streams.quality import TimeLimits, check_event_time
 from streams.sensor_health import HealthRules, SensorHealth
 
@@ -104,11 +105,17 @@ class AnomalyProcessor:
             AlertPolicy("data_quality", "warning", 1, worker.alert_clear_after)
         )
         self.silence = AlertEpisodes(AlertPolicy("sensor_silent", "warning", 1, 1))
+        table = pipeline.app.Table(
+            "linepulse-anomaly-models", default=None, partitions=pipeline.kafka.partitions
+        )
+        self.checkpoints = ModelCheckpoints(table, int(worker.anomaly_checkpoint_s * 1000))
 
-    def detector(self, sensor_key: str) -> SensorDetector:
-        if sensor_key not in self.detectors:
-            self.detectors[sensor_key] = SensorDetector(self.settings)
-        return self.detectors[sensor_key]
+    def detector(self, key: str, partition: int) -> SensorDetector:
+        """The sensor's model: in memory, else from its checkpoint, else a new one."""
+        if key not in self.detectors:
+            self.detectors[key] = self.checkpoints.load(key) or SensorDetector(self.settings)
+        self.checkpoints.touched(key, partition)
+        return self.detectors[key]
 
     def track_mode(self, raw: bytes) -> None:
         """Follow machine states (invalid ones are dead-lettered by the OEE agent)."""
@@ -145,7 +152,7 @@ class AnomalyProcessor:
             observed = [(s.time, second_features(s)) for s in seconds]
         else:
             observed = [(decoded.time, {"value": decoded.value})]
-        for score, alert in self.score(decoded, observed):
+        for score, alert in self.score(decoded, observed, message.partition):
             await self.pipeline.send(topics.ANOMALY_SCORES, score.asset, encode(score))
             await self._send_alert(alert)
 
@@ -199,7 +206,8 @@ class AnomalyProcessor:
         return not stuck and event.quality != "bad"
 
     async def on_tick(self, partition: int, tick_ms: int) -> None:
-        """Silent sensors are found here, with no further input from them."""
+        """Models are checkpointed and silent sensors found here, with no input from them."""
+        self.checkpoints.save_due(partition, tick_ms, self.detectors)
         applied = self.offsets.get(partition, {})
         if not self.pipeline.caught_up(
             partition, applied, (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
@@ -229,10 +237,11 @@ class AnomalyProcessor:
             )
 
     def score(
-        self, event: SensorEvent, observed: list[Observation]
+        self, event: SensorEvent, observed: list[Observation], partition: int = 0
     ) -> list[tuple[AnomalyScore, Alert | None]]:
         sensor_key = f"{event.asset}|{event.sensor}"
-        detector = self.detector(f"{sensor_key}|{self.modes.get(event.asset, 'running')}")
+        mode = self.modes.get(event.asset, "running")
+        detector = self.detector(f"{sensor_key}|{mode}", partition)
         results = []
         for time, features in observed:
             scored = detector.observe(features)

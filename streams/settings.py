@@ -105,6 +105,9 @@ class WorkerSettings(BaseSettings):
     )
     anomaly_warmup: int = Field(60, ge=1, description="observations per sensor before any alert")
     anomaly_window: int = Field(600, ge=10, description="observations the detector remembers")
+    anomaly_checkpoint_s: float = Field(
+        30.0, gt=0, description="how often changed detector models are checkpointed"
+    )
     quality_stuck_after_s: float = Field(
         30.0, ge=0, description="an unchanged value for this long is stuck (0: never)"
     )

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from connectors.publisher import Publisher
-from schemas.events import MachineState, ProductionCount, WorkOrderStarted
+from schemas.events import MachineState, ProductionCount, SensorReading, WorkOrderStarted
 from schemas.states import State
 from tests.integration.conftest import FAST_WINDOWS, WorkerProcess
 
@@ -82,3 +82,47 @@ def test_killed_worker_resumes_oee_without_loss_or_double_counting(
         for r in rows
     ]
     assert got == [(0, 10, 10, 4, 0), (10_000, 10, 6, 5, 1), (20_000, 10, 10, 5, 0)]
+
+
+def test_restarted_worker_scores_without_a_new_warm_up(kafka_bootstrap, tmp_path, request):
+    asset = f"model{uuid.uuid4().hex[:6]}/l1/s1/m1"
+    start = int(time.time() * 1000) - 120_000
+    settings = {**FAST_WINDOWS, "anomaly_checkpoint_s": 1}
+    first = WorkerProcess(kafka_bootstrap, tmp_path, **settings)
+    request.addfinalizer(first.stop)
+    first.start()
+    publisher = Publisher({"bootstrap.servers": kafka_bootstrap})
+    for i in range(60):
+        publisher.publish(
+            SensorReading(
+                time=start + i * 1000, asset=asset, sensor="temp", value=20.0 + (i % 6) * 0.1
+            )
+        )
+    publisher.flush()
+    first.wait_rows(
+        f"SELECT count() AS n FROM linepulse.anomaly_scores WHERE asset = '{asset}' "
+        "AND warming_up = 0",
+        lambda r: r[0]["n"] >= 20,
+    )
+    time.sleep(3)  # a checkpoint is written on the next tick of the partition
+    first.stop(signal.SIGKILL)
+
+    second = WorkerProcess(kafka_bootstrap, tmp_path, **settings)
+    second.app_id = first.app_id
+    second.env["LINEPULSE_APP_ID"] = first.app_id
+    request.addfinalizer(second.stop)
+    second.start()
+    publisher.publish(SensorReading(time=start + 61_000, asset=asset, sensor="temp", value=20.2))
+    publisher.publish(SensorReading(time=start + 62_000, asset=asset, sensor="temp", value=45.0))
+    publisher.flush()
+    rows = second.wait_rows(
+        "SELECT toUnixTimestamp64Milli(time) - "
+        f"{start} AS t, warming_up, is_anomaly FROM linepulse.anomaly_scores "
+        f"WHERE asset = '{asset}' AND time >= fromUnixTimestamp64Milli({start + 61_000}) "
+        "ORDER BY t",
+        lambda r: len(r) >= 2,
+    )
+    assert rows[:2] == [
+        {"t": 61_000, "warming_up": 0, "is_anomaly": 0},
+        {"t": 62_000, "warming_up": 0, "is_anomaly": 1},
+    ]
