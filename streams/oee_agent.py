@@ -185,7 +185,9 @@ class OeeProcessor:
                 current = windows.provisional(clock.max_event_time, DEFAULT_CATEGORIES)
                 if current is not None:
                     await self._emit(current, version=watermark)
-            await self._check_down(windows, clock.max_event_time or tick_ms)
+            # event time known so far: the newest event, or later while the partition is quiet
+            known_until = max(clock.max_event_time or 0, watermark + self.lateness_ms)
+            await self._check_down(windows, known_until)
 
     async def _emit(self, window: ClosedWindow, version: int) -> None:
         result = oee_result(window, max(version, 0), self.label)

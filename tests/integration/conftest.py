@@ -131,6 +131,7 @@ FAST_WINDOWS = {
     "anomaly_window": 200,
     "sink_batch_s": 0.3,
     "quality_stuck_after_s": 10,
+    "machine_down_after_s": 15,
 }
 
 

@@ -321,3 +321,36 @@ def test_stuck_and_silent_sensors_raise_data_quality_alerts_and_clear(worker: Wo
         1,
     )
     assert cleared[0]["alert_id"] == next(a["alert_id"] for a in silent if a["source"] == "flow")
+
+
+def test_a_machine_down_longer_than_the_limit_raises_and_clears_a_critical_alert(
+    worker: WorkerProcess,
+):
+    asset = f"{_plant()}/l1/s1/m1"
+    now = int(time.time() * 1000)
+    publisher = Publisher({"bootstrap.servers": worker.bootstrap})
+    publisher.publish(MachineState(time=now - 5_000, asset=asset, state=State.PRODUCING))
+    publisher.publish(MachineState(time=now - 4_000, asset=asset, state=State.EQUIPMENT_FAILURE))
+    publisher.flush()
+    # nothing more arrives: the stop is timed by the partition's clock, not by new events
+    raised = consume(
+        worker.bootstrap,
+        topics.ALERTS,
+        lambda v: v.get("asset") == asset and v["alert_kind"] == "machine_down",
+        1,
+        timeout_s=60,
+    )
+    assert raised[0]["status"] == "raised"
+    assert raised[0]["severity"] == "critical"
+    assert raised[0]["value"] >= 15
+    publisher.publish(
+        MachineState(time=int(time.time() * 1000), asset=asset, state=State.PRODUCING)
+    )
+    publisher.flush()
+    cleared = consume(
+        worker.bootstrap,
+        topics.ALERTS,
+        lambda v: v.get("asset") == asset and v["status"] == "cleared",
+        1,
+    )
+    assert cleared[0]["alert_id"] == raised[0]["alert_id"]
