@@ -92,6 +92,8 @@ class OeeProcessor:
             partitions=pipeline.kafka.partitions,
         )  # keys and values are plain JSON (the app's default serializer)
         self.down_alerts = AlertEpisodes(AlertPolicy("machine_down", "critical", 1, 1, 10**9))
+        self.oee_target = settings.oee_target
+        self.low_oee_alerts = AlertEpisodes(AlertPolicy("oee_below_target", "warning", 1, 1))
         self.last_provisional: dict[int, int] = {}
 
     def _clock(self, partition: int) -> PartitionClock:
@@ -194,6 +196,27 @@ class OeeProcessor:
         metrics.OEE_WINDOWS.labels(str(window.provisional).lower()).inc()
         self.pipeline.count("oee_rows")
         await self.pipeline.send(topics.OEE_RESULTS, result.asset, encode(result))
+        if not window.provisional and result.oee is not None and self.oee_target > 0:
+            await self._check_target(result)
+
+    async def _check_target(self, result: OeeResult) -> None:
+        """A closed window below the OEE target raises an episode; one at or above clears it."""
+        low = result.oee is not None and result.oee < self.oee_target
+        alert = self.low_oee_alerts.observe(
+            source=result.asset,
+            asset=result.asset,
+            time=result.window_end,
+            bad=low,
+            value=result.oee,
+            threshold=self.oee_target,
+            message=f"OEE of {result.asset} was {result.oee:.1%} in the {self.label} window from "
+            f"{result.window_start}, below the {self.oee_target:.0%} target"
+            if low
+            else f"OEE of {result.asset} is back at or above {self.oee_target:.0%}",
+        )
+        if alert is not None:
+            metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
+            await self.pipeline.send(topics.ALERTS, alert.asset, encode(alert))
 
     async def _check_down(self, windows: MachineWindows, observed_ms: int) -> None:
         if not windows.states:

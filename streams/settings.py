@@ -86,6 +86,9 @@ class WorkerSettings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="address of the worker's HTTP endpoint")
     web_port: int = Field(6066, description="port of the worker's HTTP endpoint (query, metrics)")
     oee_window_s: int = Field(60, ge=1, description="length of the tumbling OEE window")
+    oee_target: float = Field(
+        0.0, ge=0, le=1, description="a closed window below this OEE raises an alert (0: off)"
+    )
     allowed_lateness_s: float = Field(30.0, ge=0, description="how late an event may arrive")
     idle_timeout_s: float = Field(
         5.0, ge=0, description="idle time before the wall clock drives a partition's watermark"

@@ -132,6 +132,7 @@ FAST_WINDOWS = {
     "sink_batch_s": 0.3,
     "quality_stuck_after_s": 10,
     "machine_down_after_s": 15,
+    "oee_target": 0.5,
 }
 
 

@@ -127,6 +127,20 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
             assert mirrored[name] == pytest.approx(row[name]), (asset, offset, name)
         assert (mirrored["good"], mirrored["scrap"]) == (row["good"], row["scrap"])
 
+    # windows below the 50 % target raise an episode; the next one at or above clears it
+    low = consume(
+        worker.bootstrap,
+        topics.ALERTS,
+        lambda v: v.get("alert_kind") == "oee_below_target" and v["asset"] in (a, b),
+        3,
+    )
+    steps = sorted((v["asset"], v["time"] - base, v["status"], round(v["value"], 4)) for v in low)
+    assert steps == [
+        (a, 30_000, "raised", 0.2),
+        (b, 20_000, "raised", round(3 / 7, 4)),
+        (b, 30_000, "cleared", 0.6),
+    ]
+
     # an event for an already closed window is not silently merged: it is dead-lettered
     late = ProductionCount(time=at(2), asset=a, good=99)
     publisher.publish(late)
