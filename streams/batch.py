@@ -20,6 +20,7 @@ from schemas.codec import decode_ingest
 from schemas.events import IngestEvent, ShiftEnded, ShiftStarted, iso_to_epoch_ms
 from schemas.exceptions import InvalidEventError, LinePulseError
 from streams.oee import DEFAULT_CATEGORIES, OeeTotals, StateCategories
+from streams.settings import WorkerSettings, state_categories
 from streams.windows import WINDOW_KINDS, MachineWindows, window_start
 
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
@@ -281,7 +282,9 @@ def run_batch(
     end: str | None,
     out: IO[str] = sys.stdout,
     err: IO[str] = sys.stderr,
+    categories: StateCategories | None = None,
 ) -> int:
+    """`categories` default to those of the worker's settings, so stream and batch agree."""
     if window != "shift":
         window_ms_of(window)
     try:
@@ -295,5 +298,6 @@ def run_batch(
         err.write(f"{path}:{number}: skipped: {reason}\n")
     if len(loaded.rejected) > 20:
         err.write(f"{path}: {len(loaded.rejected) - 20} more lines skipped\n")
-    rows = machine_rows(loaded, window, parse_time(start), parse_time(end))
+    categories = categories or state_categories(WorkerSettings())
+    rows = machine_rows(loaded, window, parse_time(start), parse_time(end), categories)
     return write_json_lines(rollup(rows, level), out)

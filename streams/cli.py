@@ -89,6 +89,16 @@ def _parser() -> argparse.ArgumentParser:
         "oee", help="OEE from a JSONL file of events (the same contracts as on the topics)"
     )
     oee.add_argument("--events", type=Path, required=True, help="JSONL file, one event a line")
+    add_settings_flags(
+        oee,
+        WorkerSettings,
+        only=(
+            "oee_microstop_max_s",
+            "oee_availability_loss_states",
+            "oee_performance_loss_states",
+            "oee_excluded_states",
+        ),
+    )
     add_env_flag(oee, "--from", "LINEPULSE_OEE_FROM", str, None, "first window start (ISO-8601)")
     add_env_flag(oee, "--to", "LINEPULSE_OEE_TO", str, None, "end of the last window (ISO-8601)")
     add_env_flag(
@@ -216,25 +226,23 @@ def _query(args: argparse.Namespace) -> int:
 
 def _oee(args: argparse.Namespace) -> int:
     from streams.batch import run_batch
+    from streams.settings import state_categories
 
-    run_batch(args.events, args.window, args.by, getattr(args, "from"), args.to)
+    categories = state_categories(settings_from_args(WorkerSettings, args))
+    run_batch(
+        args.events, args.window, args.by, getattr(args, "from"), args.to, categories=categories
+    )
     return 0
 
 
 def _score(args: argparse.Namespace) -> int:
-    from streams.scoring import run_score
+    from streams.scoring import detector_settings, run_score
 
-    # the detector reads its settings like the worker does, so flags become env vars here
-    worker = settings_from_args(WorkerSettings, args)
-    os.environ.update(
-        {
-            f"LINEPULSE_{k.upper()}": str(v)
-            for k, v in worker.model_dump().items()
-            if k.startswith("anomaly_")
-        }
-    )
+    settings = detector_settings(settings_from_args(WorkerSettings, args))
     columns = [c.strip() for c in args.value_columns.split(",")] if args.value_columns else None
-    rows = run_score(args.input, args.out, args.timestamp_column, columns, args.sep)
+    rows = run_score(
+        args.input, args.out, args.timestamp_column, columns, args.sep, settings=settings
+    )
     print(f"wrote {rows} scores to {args.out}", file=sys.stderr)
     return 0
 

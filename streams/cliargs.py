@@ -18,12 +18,15 @@ def _env_name(cls: type[BaseSettings], field: str) -> str:
 
 
 def add_settings_flags(
-    parser: argparse.ArgumentParser, cls: type[BaseSettings], skip: tuple[str, ...] = ()
+    parser: argparse.ArgumentParser,
+    cls: type[BaseSettings],
+    skip: tuple[str, ...] = (),
+    only: tuple[str, ...] | None = None,
 ) -> None:
     group = parser.add_argument_group(cls.__name__.removesuffix("Settings").lower() + " settings")
     prefix = FLAG_PREFIXES.get(cls.__name__, "")
     for name, info in cls.model_fields.items():
-        if name in skip:
+        if name in skip or (only is not None and name not in only):
             continue
         default = info.default
         shown = "unset" if default is None else default

@@ -79,6 +79,7 @@ def _start_worker(
     env.setdefault("LINEPULSE_ALLOWED_LATENESS_S", "5")
     env.setdefault("LINEPULSE_ANOMALY_WARMUP", "30")
     env.setdefault("LINEPULSE_MACHINE_DOWN_AFTER_S", "120")
+    env.setdefault("LINEPULSE_OEE_TARGET", "0.6")
     log = open(log_path, "ab")  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"],

@@ -20,8 +20,9 @@ from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.alerts import AlertEpisodes, AlertPolicy
 from streams.app import Pipeline, now_ms
-from streams.oee import DEFAULT_CATEGORIES, ratios
+from streams.oee import ratios
 from streams.quality import TimeLimits, check_event_time
+from streams.settings import state_categories
 from streams.windows import (
     WINDOW_KINDS,
     ClosedWindow,
@@ -79,6 +80,7 @@ class OeeProcessor:
         self.pipeline = pipeline
         settings = pipeline.worker
         self.window_ms = settings.oee_window_s * 1000
+        self.categories = state_categories(settings)
         self.label = window_label(self.window_ms)
         self.lateness_ms = int(settings.allowed_lateness_s * 1000)
         self.idle_ms = int(settings.idle_timeout_s * 1000)
@@ -178,13 +180,13 @@ class OeeProcessor:
             self.last_provisional[partition] = tick_ms
         for asset in self._machines(partition):
             windows = self._windows(asset)
-            closed = windows.close(watermark, DEFAULT_CATEGORIES)
+            closed = windows.close(watermark, self.categories)
             for window in closed:
                 await self._emit(window, version=watermark)
             if closed:
                 self.table[asset] = windows.to_dict()
             if emit_provisional and clock.max_event_time is not None:
-                current = windows.provisional(clock.max_event_time, DEFAULT_CATEGORIES)
+                current = windows.provisional(clock.max_event_time, self.categories)
                 if current is not None:
                     await self._emit(current, version=watermark)
             # event time known so far: the newest event, or later while the partition is quiet
@@ -222,7 +224,7 @@ class OeeProcessor:
         if not windows.states:
             return
         since, state = windows.states[-1][0], windows.states[-1][1]
-        category, name = DEFAULT_CATEGORIES.categorise(state, (observed_ms - since) / 1000)
+        category, name = self.categories.categorise(state, (observed_ms - since) / 1000)
         down_s = (observed_ms - since) / 1000
         bad = (
             category == "availability_loss" and down_s >= self.pipeline.worker.machine_down_after_s

@@ -67,6 +67,7 @@ def run_score(
     value_columns: list[str] | None,
     separator: str,
     err: IO[str] = sys.stderr,
+    settings: DetectorSettings | None = None,
 ) -> int:
     try:
         frame = pl.read_csv(
@@ -88,7 +89,7 @@ def run_score(
         writer.writerow(["timestamp", "score"])
         for stamp, score in zip(
             frame[timestamp].cast(pl.Utf8),
-            score_rows(frame, columns, detector_settings()),
+            score_rows(frame, columns, settings or detector_settings()),
             strict=True,
         ):
             writer.writerow([stamp, f"{score:.6f}"])

@@ -9,6 +9,9 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.states import State, state_family
+from streams.oee import StateCategories
+
 
 class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LINEPULSE_KAFKA_", frozen=True)
@@ -86,6 +89,19 @@ class WorkerSettings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="address of the worker's HTTP endpoint")
     web_port: int = Field(6066, description="port of the worker's HTTP endpoint (query, metrics)")
     oee_window_s: int = Field(60, ge=1, description="length of the tumbling OEE window")
+    oee_microstop_max_s: float = Field(
+        120.0, ge=0, description="unspecified stops up to this long count as microstops"
+    )
+    oee_availability_loss_states: str = Field(
+        "", description="state codes (families) to count as availability losses, e.g. 100000"
+    )
+    oee_performance_loss_states: str = Field(
+        "", description="state codes to count as performance losses (run time)"
+    )
+    oee_excluded_states: str = Field(
+        "",
+        description="state codes to exclude from planned time, e.g. 210000 (planned maintenance)",
+    )
     oee_target: float = Field(
         0.0, ge=0, le=1, description="a closed window below this OEE raises an alert (0: off)"
     )
@@ -130,6 +146,32 @@ class WorkerSettings(BaseSettings):
         "earliest", description="where a new consumer group starts reading"
     )
     log_level: str = Field("info", description="worker log level")
+
+
+def _state_codes(text: str) -> frozenset[State]:
+    try:
+        return frozenset(state_family(int(code)) for code in text.split(",") if code.strip())
+    except ValueError as exc:
+        msg = f"state list {text!r} must be comma-separated codes like 100000,210000"
+        raise ValueError(msg) from exc
+
+
+def state_categories(settings: WorkerSettings) -> StateCategories:
+    """The default UMH-compatible categories, with the families named in the settings moved."""
+    base = StateCategories()
+    moves = {
+        "availability_loss": _state_codes(settings.oee_availability_loss_states),
+        "performance_loss": _state_codes(settings.oee_performance_loss_states),
+        "excluded": _state_codes(settings.oee_excluded_states),
+    }
+    moved = frozenset().union(*moves.values())
+    groups = {
+        "running": base.running - moved,
+        "availability_loss": (base.availability_loss - moved) | moves["availability_loss"],
+        "performance_loss": (base.performance_loss - moved) | moves["performance_loss"],
+        "excluded": (base.excluded - moved) | moves["excluded"],
+    }
+    return StateCategories(**groups, microstop_max_s=settings.oee_microstop_max_s)
 
 
 class SimulatorSettings(BaseSettings):

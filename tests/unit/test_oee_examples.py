@@ -9,7 +9,8 @@ import pytest
 
 from schemas.states import State
 from streams.batch import run_batch
-from streams.oee import Count, StateCategories, StateChange, ratios, window_totals
+from streams.oee import Count, StateChange, ratios, window_totals
+from streams.settings import WorkerSettings, state_categories
 
 T0 = "2026-01-05T06:00:00Z"
 T0_MS = 1_767_592_800_000
@@ -85,10 +86,8 @@ def test_tpm_route_to_world_class_performance_example():
     minutes, 115 min unplanned stops and 12 min changeovers (both availability losses in this
     book), standard cycle 3 min, 203 cycles -> availability 86.0 %, performance 77.7 %
     (the book truncates 77.78 %)."""
-    categories = StateCategories(
-        performance_loss=StateCategories().performance_loss - {State.CHANGEOVER},
-        availability_loss=StateCategories().availability_loss | {State.CHANGEOVER},
-    )
+    categories = state_categories(WorkerSettings(oee_availability_loss_states="100000"))
+    assert State.CHANGEOVER not in categories.performance_loss
     states = [
         StateChange(0, State.PRODUCING),
         StateChange(300 * MIN, State.EQUIPMENT_FAILURE),
@@ -145,3 +144,16 @@ def test_bad_lines_are_reported_with_their_number_and_skipped(tmp_path):
     assert "events.jsonl:2: skipped: not JSON" in err.getvalue()
     assert "events.jsonl:3: skipped" in err.getvalue()
     assert "state 7 is not a known state code" in err.getvalue()
+
+
+def test_state_categories_and_microstop_limit_come_from_settings():
+    settings = WorkerSettings(
+        oee_excluded_states="210000", oee_microstop_max_s=30, oee_performance_loss_states="180000"
+    )
+    categories = state_categories(settings)
+    assert categories.categorise(210000, 600) == ("excluded", "preventive_maintenance")
+    assert categories.categorise(180123, 600) == ("performance_loss", "equipment_failure")
+    assert categories.categorise(40000, 45)[0] == "availability_loss"
+    assert categories.categorise(40000, 25) == ("performance_loss", "microstop")
+    with pytest.raises(ValueError, match="comma-separated codes"):
+        state_categories(WorkerSettings(oee_excluded_states="maintenance"))
