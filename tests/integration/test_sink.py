@@ -51,7 +51,7 @@ def test_rows_clickhouse_refuses_are_isolated_and_the_rest_is_stored(store):
 def test_migrations_apply_once_and_are_recorded(store):
     assert migrate(store) == []
     versions = query_rows(store, "SELECT version FROM linepulse.schema_migrations ORDER BY version")
-    assert versions == [{"version": 1}, {"version": 2}]
+    assert versions == [{"version": 1}, {"version": 2}, {"version": 3}]
 
 
 def _oee_row(
@@ -123,3 +123,26 @@ def test_every_documented_query_runs_on_the_real_schema(store):
     assert len(blocks) >= 6
     for sql in blocks:
         store.query_bytes(sql, "JSONEachRow")
+
+
+def test_shift_view_puts_each_window_in_the_shift_last_started_on_its_machine(store):
+    from schemas.events import ShiftStarted
+
+    base = int(time.time() * 1000) // 3_600_000 * 3_600_000 - 3_600_000
+    values = [
+        encode(ShiftStarted(time=base, asset="p/l1/s1/m1", shift="early")),
+        encode(ShiftStarted(time=base + 120_000, asset="p/l1/s1/m1", shift="late")),
+        _oee_row("p/l1/s1/m1", base, 60, 60, 30, 10, 0),
+        _oee_row("p/l1/s1/m1", base + 60_000, 60, 30, 30, 10, 0),
+        _oee_row("p/l1/s1/m1", base + 120_000, 60, 60, 60, 5, 5),
+    ]
+    write_batch(store, values)
+    rows = query_rows(
+        store,
+        "SELECT shift, availability, performance, good, scrap "
+        "FROM linepulse.oee_by_shift WHERE level = 'line' ORDER BY shift",
+    )
+    assert rows == [
+        {"shift": "early", "availability": 0.75, "performance": 60 / 90, "good": 20, "scrap": 0},
+        {"shift": "late", "availability": 1.0, "performance": 1.0, "good": 5, "scrap": 5},
+    ]
