@@ -167,7 +167,8 @@ PartCount = Annotated[int, Field(ge=0, le=4_294_967_295)]
 
 
 class ProductionCount(Event):
-    """Parts made since the previous count event (a delta)."""
+    """Parts made since the previous count event (a delta). Rework parts are not good parts:
+    OEE quality is first-pass quality."""
 
     kind: Literal["machine.count"] = "machine.count"
     good: PartCount = 0

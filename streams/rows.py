@@ -90,6 +90,7 @@ def _machine(event: MachineState | ProductionCount | PlcCounter) -> Iterator[tup
         "reason": "",
         "good": 0,
         "scrap": 0,
+        "rework": 0,
         "counter": "",
         "counter_value": 0,
         **_context(event.context),
@@ -98,7 +99,7 @@ def _machine(event: MachineState | ProductionCount | PlcCounter) -> Iterator[tup
     if isinstance(event, MachineState):
         row.update(state=event.state, state_name=state_name(event.state), reason=event.reason or "")
     elif isinstance(event, ProductionCount):
-        row.update(good=event.good, scrap=event.scrap)
+        row.update(good=event.good, scrap=event.scrap, rework=event.rework)
     else:
         row.update(counter=event.counter, counter_value=event.value)
     yield "machine_events", row

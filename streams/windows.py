@@ -130,7 +130,8 @@ class MachineWindows:
         if isinstance(event, MachineState):
             _insert_sorted(rows, [event.time, event.state, event.id])
         elif isinstance(event, ProductionCount):
-            _insert_sorted(rows, [event.time, event.good, event.scrap, event.id])
+            not_good = event.scrap + event.rework
+            _insert_sorted(rows, [event.time, event.good, not_good, event.id])
         elif isinstance(event, PlcCounter):
             _insert_sorted(rows, [event.time, event.value, event.id])
         elif isinstance(event, WorkOrderStarted):

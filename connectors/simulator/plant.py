@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from schemas.events import (
@@ -99,9 +99,6 @@ class SimMachine:
     stuck_temperature: float | None = None
     wear: float = 0.0
     phase: float = 0.0
-    parts_good: int = 0
-    parts_scrap: int = 0
-    history: list[tuple[int, int]] = field(default_factory=list)
 
     def context(self, shift: str) -> ProductionContext:
         return ProductionContext(
@@ -192,7 +189,6 @@ class PlantSimulator:
 
     def _set_state(self, machine: SimMachine, t: int, state: int) -> list[IngestEvent]:
         machine.state = state
-        machine.history.append((t, state))
         return [
             MachineState(
                 time=t, asset=machine.asset, state=state, context=machine.context(self.shift)
@@ -240,8 +236,6 @@ class PlantSimulator:
 
     def _finish_part(self, machine: SimMachine, t: int) -> list[IngestEvent]:
         scrap = machine.rng.random() < 0.04
-        machine.parts_good += 0 if scrap else 1
-        machine.parts_scrap += 1 if scrap else 0
         events: list[IngestEvent] = [
             ProductionCount(
                 time=t,

@@ -51,7 +51,7 @@ def test_rows_clickhouse_refuses_are_isolated_and_the_rest_is_stored(store):
 def test_migrations_apply_once_and_are_recorded(store):
     assert migrate(store) == []
     versions = query_rows(store, "SELECT version FROM linepulse.schema_migrations ORDER BY version")
-    assert versions == [{"version": 1}, {"version": 2}, {"version": 3}]
+    assert versions == [{"version": v} for v in range(1, 5)]
 
 
 def _oee_row(
@@ -146,3 +146,13 @@ def test_shift_view_puts_each_window_in_the_shift_last_started_on_its_machine(st
         {"shift": "early", "availability": 0.75, "performance": 60 / 90, "good": 20, "scrap": 0},
         {"shift": "late", "availability": 1.0, "performance": 1.0, "good": 5, "scrap": 5},
     ]
+
+
+def test_counts_keep_rework_apart_from_scrap(store):
+    from schemas.events import ProductionCount
+
+    now = int(time.time() * 1000)
+    count = ProductionCount(time=now, asset="p/l/s/m", good=6, scrap=1, rework=3)
+    assert write_batch(store, [encode(count)]).rows == 1
+    rows = query_rows(store, "SELECT good, scrap, rework FROM linepulse.machine_events")
+    assert rows == [{"good": 6, "scrap": 1, "rework": 3}]

@@ -202,3 +202,15 @@ def test_a_redelivered_event_is_not_counted_twice():
     assert not machine.add(produced)
     (row,) = machine.close(T0 + W)
     assert row.totals.good == 3
+
+
+def test_rework_parts_are_not_good_parts():
+    from schemas.events import ProductionCount
+
+    machine = MachineWindows(ASSET, W)
+    machine.add(order(0, 1.0))
+    machine.add(state(0, State.PRODUCING))
+    machine.add(ProductionCount(time=T0 + 5000, asset=ASSET, good=6, scrap=1, rework=3))
+    (row,) = machine.close(T0 + W)
+    assert (row.totals.good, row.totals.total) == (6, 10)
+    assert ratios(row.totals).quality == 0.6
