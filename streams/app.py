@@ -179,6 +179,11 @@ def _add_views(pipeline: Pipeline) -> None:
             body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
+    @app.page("/livez")
+    async def live_view(web: Any, request: Any) -> Any:
+        """The event loop answers: the process is alive (readiness is /health)."""
+        return web.json({"alive": True})
+
     @app.page("/health")
     async def health_view(web: Any, request: Any) -> Any:
         assigned = len(app.consumer.assignment()) if app.consumer else 0

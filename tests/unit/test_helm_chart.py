@@ -1,0 +1,121 @@
+"""The Helm chart, rendered and linted by Helm's own engine and validated against the
+Kubernetes schemas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "linepulse"
+SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
+KUBERNETES = "1.30.0"
+CUSTOM_KINDS = {"ServiceMonitor", "ScaledObject"}  # CRDs: not in the Kubernetes schemas
+
+
+def render(values: dict) -> list[dict]:
+    rendered = helm.Chart.load(CHART).render(values, name="lp", namespace="plant")
+    return [
+        doc
+        for path, text in rendered.items()
+        if not path.endswith("NOTES.txt")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+
+
+def scenario(name: str) -> dict:
+    return yaml.safe_load((CHART / "ci" / f"{name}-values.yaml").read_text())
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def worker_container(docs: list[dict]) -> dict:
+    (statefulset,) = by_kind(docs, "StatefulSet")
+    return statefulset["spec"]["template"]["spec"]["containers"][0]
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_every_scenario_renders_lints_and_validates(path):
+    values = yaml.safe_load(path.read_text())
+    report = helm.lint(CHART, values, strict=True)
+    assert report["errors"] == []
+    assert not [m for m in report["messages"] if m["severity"] >= 2]
+    docs = render(values)
+    assert by_kind(docs, "StatefulSet")
+    for doc in docs:
+        if doc["kind"] not in CUSTOM_KINDS:
+            kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+
+
+def test_pods_run_as_non_root_with_a_read_only_root_filesystem():
+    docs = render(scenario("all"))
+    pods = [
+        d["spec"]["template"]["spec"]
+        for d in docs
+        if d["kind"] in ("StatefulSet", "Deployment", "Job")
+    ]
+    assert len(pods) == 3
+    for pod in pods:
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"]["drop"] == ["ALL"]
+
+
+def test_probes_use_liveness_and_real_readiness_endpoints():
+    container = worker_container(render(scenario("minimal")))
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert (
+        container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"]
+        >= 300
+    )  # room for changelog recovery
+
+
+def test_credentials_come_only_from_existing_secrets():
+    docs = render(scenario("tls-sasl"))
+    env = {e["name"]: e for e in worker_container(docs)["env"]}
+    assert env["LINEPULSE_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+    password = env["LINEPULSE_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password == {"name": "linepulse-kafka-user", "key": "password"}
+    assert env["LINEPULSE_CLICKHOUSE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == (
+        "linepulse-clickhouse"
+    )
+    assert not by_kind(docs, "Secret")
+    rendered = yaml.safe_dump_all(docs)
+    assert "password:" not in rendered.lower().replace("passwordkey", "")
+
+
+def test_values_mistakes_are_schema_errors():
+    with pytest.raises(helm.HelmError, match="clickhouse"):
+        render({**scenario("minimal"), "worker": {"replicas": 3}})
+    with pytest.raises(helm.HelmError, match="mechanism"):
+        render(
+            {
+                "kafka": {
+                    "bootstrapServers": "k:9092",
+                    "sasl": {"enabled": True, "mechanism": "KERBEROS", "existingSecret": "s"},
+                }
+            }
+        )
+    with pytest.raises(helm.HelmError, match="replicaCount"):
+        render({**scenario("minimal"), "replicaCount": 2})
+
+
+def test_autoscaling_leaves_replicas_to_the_autoscaler():
+    docs = render(scenario("autoscaling"))
+    (statefulset,) = by_kind(docs, "StatefulSet")
+    assert "replicas" not in statefulset["spec"]
+    (hpa,) = by_kind(docs, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
+    keda = render(scenario("all"))
+    assert by_kind(keda, "ScaledObject")
+    assert not by_kind(keda, "HorizontalPodAutoscaler")
