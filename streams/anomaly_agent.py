@@ -288,6 +288,6 @@ def register(pipeline: Pipeline) -> AnomalyProcessor:
     async def score_sensor_data(stream: Any) -> None:
         """Online anomaly score per sensor; sustained anomalies raise alerts."""
         async for event in stream.events():
-            await pipeline.guarded(event, processor.handle)
+            await pipeline.guarded(event, processor.handle, "score_sensor_data")
 
     return processor

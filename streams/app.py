@@ -19,6 +19,7 @@ from schemas.codec import encode
 from schemas.events import DeadLetter
 from schemas.exceptions import InvalidEventError
 from streams import metrics
+from streams.logs import json_handler
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
 from streams.store import Store, StoreError, migrate, open_store, output_format, require_schema
 
@@ -83,11 +84,14 @@ class Pipeline:
                 return False
         return True
 
-    async def guarded(self, event: EventT, handler: Callable[[EventT], Awaitable[None]]) -> None:
+    async def guarded(
+        self, event: EventT, handler: Callable[[EventT], Awaitable[None]], agent: str
+    ) -> None:
         """Run one step of an agent; an unexpected error dead-letters the event instead of
         crashing the agent, so the pipeline keeps going."""
         try:
-            await handler(event)
+            with metrics.PROCESSING_SECONDS.labels(agent).time():
+                await handler(event)
         except Exception as exc:  # noqa: BLE001 - any bug must not stop the stream
             log.exception(
                 "processing %s[%s]@%s failed",
@@ -121,6 +125,14 @@ class Pipeline:
             message.partition,
             message.offset,
             error.reason,
+            extra={
+                "asset": letter.asset,
+                "event_id": letter.id,
+                "topic": message.topic,
+                "partition": message.partition,
+                "offset": message.offset,
+                "error_type": error.error_type,
+            },
         )
         await self.send(topics.DEAD_LETTERS, letter.asset, encode(letter))
 
@@ -154,6 +166,7 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
         table_standby_replicas=0,
         web_enabled=True,
         datadir=str(store.data_dir / "faust"),
+        loghandlers=[json_handler()] if worker.log_format == "json" else [],
     )
     pipeline = Pipeline(app=app, kafka=kafka, worker=worker, store_settings=store)
     _add_views(pipeline)

@@ -255,7 +255,7 @@ def register(pipeline: Pipeline) -> OeeProcessor:
     async def compute_machine_oee(stream: Any) -> None:
         """Per-machine OEE over tumbling event-time windows."""
         async for event in stream.events():
-            await pipeline.guarded(event, processor.handle)
+            await pipeline.guarded(event, processor.handle, "compute_machine_oee")
 
     @app.timer(pipeline.worker.tick_interval_s, on_leader=True)
     async def send_window_ticks() -> None:

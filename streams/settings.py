@@ -146,6 +146,9 @@ class WorkerSettings(BaseSettings):
         "earliest", description="where a new consumer group starts reading"
     )
     log_level: str = Field("info", description="worker log level")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text, or json: one object per line with asset and event ids"
+    )
 
 
 def _state_codes(text: str) -> frozenset[State]:

@@ -10,6 +10,7 @@ from mode import Service
 
 from streams import anomaly_agent, oee_agent, sink
 from streams.app import Pipeline, create_app, open_pipeline_store
+from streams.logs import keep_only_json_handlers
 from streams.query_client import remove_owner, write_owner
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
 
@@ -40,4 +41,13 @@ def build_pipeline(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSet
 
 def run_worker(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> None:
     pipeline = build_pipeline(kafka, worker, store)
-    faust.Worker(pipeline.app, loglevel=worker.log_level).execute_from_commandline()
+    worker_class = JsonLoggingWorker if worker.log_format == "json" else faust.Worker
+    worker_class(pipeline.app, loglevel=worker.log_level).execute_from_commandline()
+
+
+class JsonLoggingWorker(faust.Worker):
+    """A Faust worker whose log lines are all JSON objects."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        keep_only_json_handlers()
