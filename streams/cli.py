@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     for cls in (KafkaSettings, SimulatorSettings):
         add_settings_flags(simulate, cls)
 
+    connect = commands.add_parser("connect", help="run the configured connectors (Modbus TCP)")
+    connect.add_argument("--config", type=Path, required=True, help="plant.yaml with the devices")
+    add_settings_flags(connect, KafkaSettings)
+
     topics = commands.add_parser("topics", help="create LinePulse's topics on the broker")
     add_settings_flags(topics, KafkaSettings)
 
@@ -207,6 +211,18 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _connect(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from connectors.publisher import Publisher
+    from connectors.run import load_config, run_connectors
+
+    config = load_config(args.config)
+    kafka = settings_from_args(KafkaSettings, args)
+    asyncio.run(run_connectors(config, Publisher(kafka.confluent_config())))
+    return 0
+
+
 def _topics(args: argparse.Namespace) -> int:
     from connectors.topics import ensure_topics
 
@@ -272,6 +288,7 @@ COMMANDS = {
     "worker": _worker,
     "simulate": _simulate,
     "topics": _topics,
+    "connect": _connect,
     "query": _query,
     "oee": _oee,
     "score": _score,

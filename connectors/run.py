@@ -1,0 +1,68 @@
+"""`linepulse connect --config plant.yaml`: every configured connector in one process, publishing
+through the one Kafka publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connectors.modbus.poller import ModbusPoller
+from connectors.modbus.registers import DeviceMap
+from connectors.publisher import Publisher
+from schemas.exceptions import LinePulseError
+
+log = logging.getLogger(__name__)
+
+
+class ConnectorConfigError(LinePulseError):
+    """The connector configuration file cannot be used."""
+
+
+class PlantConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    modbus: list[DeviceMap] = Field(default_factory=list)
+
+
+def load_config(path: Path) -> PlantConfig:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        msg = f"cannot read {path}: {exc}"
+        raise ConnectorConfigError(msg) from exc
+    try:
+        config = PlantConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        msg = f"{path}: {problems}"
+        raise ConnectorConfigError(msg) from exc
+    if not config.modbus:
+        msg = f"{path} configures no connector; add a `modbus:` list of devices"
+        raise ConnectorConfigError(msg)
+    return config
+
+
+async def run_connectors(
+    config: PlantConfig, publisher: Publisher, stop: asyncio.Event | None = None
+) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    pollers = [ModbusPoller(device) for device in config.modbus]
+    log.info(
+        "polling %d Modbus devices (%d reads per round)",
+        len(pollers),
+        sum(len(p.plans) for p in pollers),
+    )
+    await asyncio.gather(*(p.run(publisher.publish, stop) for p in pollers))
+    publisher.flush()
