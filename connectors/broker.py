@@ -207,6 +207,7 @@ class KafkaBroker:
     @classmethod
     def create(cls, workdir: Path | None = None, port: int | None = None) -> KafkaBroker:
         workdir = workdir or Path(tempfile.mkdtemp(prefix="linepulse-kafka-run-"))
+        workdir.mkdir(parents=True, exist_ok=True)
         broker = cls(workdir, port or free_port(), free_port())
         broker._format()
         return broker

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import Counter
 
+from connectors.spool import DiskSpool
 from schemas import topics
 from schemas.codec import encode
 from schemas.events import (
@@ -55,11 +57,31 @@ def producer_config(base: dict[str, Any]) -> dict[str, Any]:
 
 
 class Publisher:
-    """Idempotent, acks=all, compressed producer keyed by asset. Failures are counted, logged
-    and kept in `failures`; nothing is dropped silently."""
+    """Idempotent, acks=all, compressed producer keyed by asset.
 
-    def __init__(self, kafka_config: dict[str, Any]) -> None:
-        self._producer = Producer(producer_config(kafka_config))
+    With a spool, messages Kafka could not take (broker away longer than the message timeout)
+    go to disk; from then on new messages queue behind them in the spool, and `maintain`
+    replays the spool in order once the broker answers, so each asset's order is kept.
+    Without a spool, failures are counted, logged and kept in `failures`. Nothing is dropped
+    silently.
+    """
+
+    def __init__(
+        self,
+        kafka_config: dict[str, Any],
+        spool: DiskSpool | None = None,
+        message_timeout_s: float | None = None,
+        retry_every_s: float = 2.0,
+    ) -> None:
+        config = producer_config(kafka_config)
+        if message_timeout_s is not None:
+            config["message.timeout.ms"] = int(message_timeout_s * 1000)
+        self._producer = Producer(config)
+        self._probe = kafka_config
+        self.spool = spool
+        self.spooling = spool is not None and spool.size > 0
+        self.retry_every_s = retry_every_s
+        self._last_try = 0.0
         self.delivered = 0
         self.failures: list[tuple[str, str]] = []
 
@@ -70,25 +92,81 @@ class Publisher:
             PUBLISHED.labels(topic).inc()
             return
         FAILED.labels(topic).inc()
+        if self.spool is not None:
+            self.spooling = True
+            if self.spool.append(topic, message.key(), message.value() or b""):
+                return
         self.failures.append((topic, str(error)))
         log.error("kafka did not accept an event for %s: %s", topic, error)
 
-    def send(self, topic: str, key: str, value: bytes) -> None:
+    def _produce(self, topic: str, key: bytes | None, value: bytes, callback: Any) -> None:
         while True:
             try:
-                self._producer.produce(
-                    topic, value=value, key=key.encode(), on_delivery=self._on_delivery
-                )
-                break
+                self._producer.produce(topic, value=value, key=key, on_delivery=callback)
+                return
             except BufferError:
                 self._producer.poll(0.05)
+
+    def send(self, topic: str, key: str, value: bytes) -> None:
+        if self.spooling and self.spool is not None:
+            while len(self._producer) > 0:  # older messages reach Kafka or the spool first
+                self._producer.poll(0.1)
+            self.spool.append(topic, key.encode(), value)
+        else:
+            self._produce(topic, key.encode(), value, self._on_delivery)
         self._producer.poll(0)
 
     def publish(self, event: IngestEvent) -> None:
         self.send(topic_for(event), event.asset, encode(event))
 
+    def _broker_answers(self) -> bool:
+        try:
+            self._producer.list_topics(timeout=2)
+        except KafkaException:
+            return False
+        return True
+
+    def maintain(self) -> None:
+        """Serve delivery reports and, while spooling, try to replay the spool."""
+        self._producer.poll(0)
+        if not self.spooling or time.monotonic() - self._last_try < self.retry_every_s:
+            return
+        self._last_try = time.monotonic()
+        self._replay()
+
+    def _replay(self, batch: int = 5000) -> None:
+        assert self.spool is not None
+        while self.spooling and self._broker_answers():
+            records = self.spool.take(batch)
+            outcomes: list[bool | None] = [None] * len(records)
+
+            for index, (topic, key, value) in enumerate(records):
+                self._produce(topic, key, value, self._reporter(outcomes, index))
+            self._producer.flush(60)
+            sent = next((i for i, ok in enumerate(outcomes) if not ok), len(records))
+            self.spool.done(sent)
+            if sent < len(records):
+                log.warning("replay of the spool stopped after %d messages; retrying later", sent)
+                return
+            if self.spool.size == 0:
+                self.spooling = False
+                log.info("spool replayed; publishing directly again")
+
+    def _reporter(self, outcomes: list[bool | None], index: int) -> Any:
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            outcomes[index] = error is None
+            if error is None:
+                self.delivered += 1
+                PUBLISHED.labels(message.topic() or "?").inc()
+
+        return on_delivery
+
     def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every message is acknowledged by Kafka, or safe in the spool."""
         remaining = self._producer.flush(timeout_s)
+        if self.spooling:
+            self._replay()
+            remaining = self._producer.flush(timeout_s)
         if remaining:
             msg = (
                 f"{remaining} events were not acknowledged by Kafka within {timeout_s:.0f} s; "

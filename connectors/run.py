@@ -64,5 +64,11 @@ async def run_connectors(
         len(pollers),
         sum(len(p.plans) for p in pollers),
     )
-    await asyncio.gather(*(p.run(publisher.publish, stop) for p in pollers))
+
+    async def maintain() -> None:
+        while not stop.is_set():
+            publisher.maintain()
+            await asyncio.sleep(0.5)
+
+    await asyncio.gather(maintain(), *(p.run(publisher.publish, stop) for p in pollers))
     publisher.flush()

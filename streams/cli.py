@@ -15,7 +15,13 @@ from pydantic_settings import BaseSettings
 from schemas.codec import describe_validation_error
 from schemas.exceptions import LinePulseError
 from streams.cliargs import add_env_flag, add_settings_flags, settings_from_args
-from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings, WorkerSettings
+from streams.settings import (
+    KafkaSettings,
+    PublisherSettings,
+    SimulatorSettings,
+    StoreSettings,
+    WorkerSettings,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,12 +72,13 @@ def _parser() -> argparse.ArgumentParser:
         None,
         "seconds to run (default: until Ctrl-C)",
     )
-    for cls in (KafkaSettings, SimulatorSettings):
+    for cls in (KafkaSettings, SimulatorSettings, PublisherSettings):
         add_settings_flags(simulate, cls)
 
     connect = commands.add_parser("connect", help="run the configured connectors (Modbus TCP)")
     connect.add_argument("--config", type=Path, required=True, help="plant.yaml with the devices")
     add_settings_flags(connect, KafkaSettings)
+    add_settings_flags(connect, PublisherSettings)
 
     topics = commands.add_parser("topics", help="create LinePulse's topics on the broker")
     add_settings_flags(topics, KafkaSettings)
@@ -194,7 +201,6 @@ def _worker(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     import time
 
-    from connectors.publisher import Publisher
     from connectors.simulator.plant import PlantSimulator
     from connectors.simulator.run import run_realtime
 
@@ -203,7 +209,8 @@ def _simulate(args: argparse.Namespace) -> int:
     simulator = PlantSimulator(settings_from_args(SimulatorSettings, args), now - now % 1000)
     stop = threading.Event()
     try:
-        count = run_realtime(simulator, Publisher(kafka.confluent_config()), args.duration, stop)
+        publisher = settings_from_args(PublisherSettings, args).publisher(kafka, "simulate")
+        count = run_realtime(simulator, publisher, args.duration, stop)
     except KeyboardInterrupt:
         stop.set()
         return 0
@@ -214,12 +221,12 @@ def _simulate(args: argparse.Namespace) -> int:
 def _connect(args: argparse.Namespace) -> int:
     import asyncio
 
-    from connectors.publisher import Publisher
     from connectors.run import load_config, run_connectors
 
     config = load_config(args.config)
     kafka = settings_from_args(KafkaSettings, args)
-    asyncio.run(run_connectors(config, Publisher(kafka.confluent_config())))
+    publisher = settings_from_args(PublisherSettings, args).publisher(kafka, "connect")
+    asyncio.run(run_connectors(config, publisher))
     return 0
 
 

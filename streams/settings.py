@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.states import State, state_family
 from streams.oee import StateCategories
+
+if TYPE_CHECKING:
+    from connectors.publisher import Publisher
 
 
 class KafkaSettings(BaseSettings):
@@ -175,6 +178,29 @@ def state_categories(settings: WorkerSettings) -> StateCategories:
         "excluded": (base.excluded - moved) | moves["excluded"],
     }
     return StateCategories(**groups, microstop_max_s=settings.oee_microstop_max_s)
+
+
+class PublisherSettings(BaseSettings):
+    """How connectors publish: the on-disk spool that holds events while Kafka is away."""
+
+    model_config = SettingsConfigDict(env_prefix="LINEPULSE_PUBLISHER_", frozen=True)
+
+    spool_dir: Path = Field(Path(".linepulse/spool"), description="where the spool file lives")
+    spool_max_mb: float = Field(
+        1024.0, gt=0, description="largest spool; beyond it events are refused (counted, logged)"
+    )
+    message_timeout_s: float = Field(
+        30.0, gt=0, description="how long Kafka may take before events go to the spool"
+    )
+
+    def publisher(self, kafka: KafkaSettings, name: str) -> Publisher:
+        from connectors.publisher import Publisher
+        from connectors.spool import DiskSpool
+
+        spool = DiskSpool(self.spool_dir / f"{name}.jsonl", int(self.spool_max_mb * 1_000_000))
+        return Publisher(
+            kafka.confluent_config(), spool=spool, message_timeout_s=self.message_timeout_s
+        )
 
 
 class SimulatorSettings(BaseSettings):

@@ -27,6 +27,7 @@ def run_realtime(
         for event in simulator.advance(int(time.time() * 1000)):
             publisher.publish(event)
             published += 1
+        publisher.maintain()
         stop.wait(step_s)
     publisher.flush()
     return published

@@ -144,7 +144,11 @@ async def test_linepulse_connect_publishes_device_values_to_kafka(kafka_bootstra
             }
         )
     )
-    env = {**os.environ, "LINEPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap}
+    env = {
+        **os.environ,
+        "LINEPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "LINEPULSE_PUBLISHER_SPOOL_DIR": str(tmp_path / "spool"),
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
