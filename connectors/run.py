@@ -28,6 +28,7 @@ class PlantConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     modbus: list[DeviceMap] = Field(default_factory=list)
+    opcua: list[OpcUaEndpoint] = Field(default_factory=list)
 
 
 def load_config(path: Path) -> PlantConfig:
@@ -44,8 +45,8 @@ def load_config(path: Path) -> PlantConfig:
         )
         msg = f"{path}: {problems}"
         raise ConnectorConfigError(msg) from exc
-    if not config.modbus:
-        msg = f"{path} configures no connector; add a `modbus:` list of devices"
+    if not config.modbus and not config.opcua:
+        msg = f"{path} configures no connector; add an `opcua:` or `modbus:` list"
         raise ConnectorConfigError(msg)
     return config
 
