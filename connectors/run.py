@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.modbus.poller import ModbusPoller
 from connectors.modbus.registers import DeviceMap
+from connectors.opcua.client import OpcUaConnector, OpcUaEndpoint
 from connectors.publisher import Publisher
 from schemas.exceptions import LinePulseError
 
@@ -60,10 +61,12 @@ async def run_connectors(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     pollers = [ModbusPoller(device) for device in config.modbus]
+    subscribers = [OpcUaConnector(endpoint) for endpoint in config.opcua]
     log.info(
-        "polling %d Modbus devices (%d reads per round)",
+        "polling %d Modbus devices (%d reads per round), subscribing to %d OPC UA servers",
         len(pollers),
         sum(len(p.plans) for p in pollers),
+        len(subscribers),
     )
 
     async def maintain() -> None:
@@ -71,5 +74,9 @@ async def run_connectors(
             publisher.maintain()
             await asyncio.sleep(0.5)
 
-    await asyncio.gather(maintain(), *(p.run(publisher.publish, stop) for p in pollers))
+    await asyncio.gather(
+        maintain(),
+        *(p.run(publisher.publish, stop) for p in pollers),
+        *(s.run(publisher.publish, stop) for s in subscribers),
+    )
     publisher.flush()
