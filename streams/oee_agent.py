@@ -30,6 +30,7 @@ from streams.windows import (
     PartitionClock,
     TooLateError,
     WindowInput,
+    partition_watermark,
 )
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,16 @@ class OeeProcessor:
         self.low_oee_alerts = AlertEpisodes(AlertPolicy("oee_below_target", "warning", 1, 1))
         self.last_provisional: dict[int, int] = {}
 
-    def _clock(self, partition: int) -> PartitionClock:
-        data = self.table.get(f"__clock__/{partition}")
-        if data is None:
-            return PartitionClock(self.lateness_ms, self.idle_ms)
-        return PartitionClock.from_dict(data, self.lateness_ms, self.idle_ms)
+    def _clocks(self, partition: int) -> dict[str, PartitionClock]:
+        """One clock per input topic of the partition."""
+        data = self.table.get(f"__clocks__/{partition}") or {}
+        return {
+            topic: PartitionClock.from_dict(state, self.lateness_ms, self.idle_ms)
+            for topic, state in data.items()
+        }
+
+    def _save_clocks(self, partition: int, clocks: dict[str, PartitionClock]) -> None:
+        self.table[f"__clocks__/{partition}"] = {t: c.to_dict() for t, c in clocks.items()}
 
     def _machines(self, partition: int) -> list[str]:
         return list(self.table.get(f"__machines__/{partition}") or [])
@@ -156,24 +162,30 @@ class OeeProcessor:
         if decoded.asset not in machines:
             self.table[f"__machines__/{partition}"] = [*machines, decoded.asset]
         self.table[decoded.asset] = windows.to_dict()
-        clock = self._clock(partition)
-        clock.observe(decoded.time, now_ms())
-        self.table[f"__clock__/{partition}"] = clock.to_dict()
+        clocks = self._clocks(partition)
+        topic = event.message.topic
+        clocks.setdefault(topic, PartitionClock(self.lateness_ms, self.idle_ms))
+        clocks[topic].observe(decoded.time, now_ms())
+        self._save_clocks(partition, clocks)
 
-    def _caught_up(self, partition: int) -> bool:
-        """True when every input of the partition has been read to its end: only then may the
-        wall clock move the watermark of a quiet partition (not while the worker lags)."""
+    def _lagging(self, partition: int) -> set[str]:
+        """Inputs of the partition not yet read to their end."""
         applied = self.table.get(f"__offsets__/{partition}") or {}
-        return self.pipeline.caught_up(
-            partition, applied, (topics.MACHINE_EVENTS, topics.MES_EVENTS)
-        )
+        return {
+            t
+            for t in (topics.MACHINE_EVENTS, topics.MES_EVENTS)
+            if not self.pipeline.caught_up(partition, applied, (t,))
+        }
 
     async def on_tick(self, partition: int, tick_ms: int) -> None:
-        clock = self._clock(partition)
-        watermark = clock.advance(tick_ms) if self._caught_up(partition) else clock.watermark
+        clocks = self._clocks(partition)
+        previous = self.table.get(f"__watermark__/{partition}")
+        watermark = partition_watermark(clocks, self._lagging(partition), tick_ms, previous)
         if watermark is None:
             return
-        self.table[f"__clock__/{partition}"] = clock.to_dict()
+        self._save_clocks(partition, clocks)
+        self.table[f"__watermark__/{partition}"] = watermark
+        newest = max((c.max_event_time for c in clocks.values() if c.max_event_time), default=None)
         metrics.WATERMARK_DELAY.labels(str(partition)).set((tick_ms - watermark) / 1000)
         emit_provisional = tick_ms - self.last_provisional.get(partition, 0) >= self.provisional_ms
         if emit_provisional:
@@ -185,12 +197,12 @@ class OeeProcessor:
                 await self._emit(window, version=watermark)
             if closed:
                 self.table[asset] = windows.to_dict()
-            if emit_provisional and clock.max_event_time is not None:
-                current = windows.provisional(clock.max_event_time, self.categories)
+            if emit_provisional and newest is not None:
+                current = windows.provisional(newest, self.categories)
                 if current is not None:
                     await self._emit(current, version=watermark)
             # event time known so far: the newest event, or later while the partition is quiet
-            known_until = max(clock.max_event_time or 0, watermark + self.lateness_ms)
+            known_until = max(newest or 0, watermark + self.lateness_ms)
             await self._check_down(windows, known_until)
 
     async def _emit(self, window: ClosedWindow, version: int) -> None:

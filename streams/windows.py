@@ -300,3 +300,25 @@ class PartitionClock:
     @classmethod
     def from_dict(cls, data: dict[str, Any], lateness_ms: int, idle_ms: int) -> PartitionClock:
         return cls(lateness_ms, idle_ms, **data)
+
+
+def partition_watermark(
+    clocks: dict[str, PartitionClock], lagging: set[str], now_ms: int, previous: int | None
+) -> int | None:
+    """Watermark of a partition fed by several topics. A topic the worker has not yet read to
+    its end holds the watermark back to its own (the topics of one partition are not read in
+    step); when every topic is read to its end, the most advanced clock, moved on by the wall
+    clock while quiet, leads. Never goes back."""
+    if lagging:
+        held = [clocks[t].watermark if t in clocks else None for t in lagging]
+        if any(w is None for w in held):
+            return previous
+        candidate = min(w for w in held if w is not None)
+    else:
+        advanced = [
+            w for w in (clock.advance(now_ms) for clock in clocks.values()) if w is not None
+        ]
+        if not advanced:
+            return previous
+        candidate = max(advanced)
+    return candidate if previous is None else max(previous, candidate)

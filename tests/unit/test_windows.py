@@ -214,3 +214,22 @@ def test_rework_parts_are_not_good_parts():
     (row,) = machine.close(T0 + W)
     assert (row.totals.good, row.totals.total) == (6, 10)
     assert ratios(row.totals).quality == 0.6
+
+
+def test_a_topic_not_yet_read_to_its_end_holds_the_partition_watermark_back():
+    from streams.windows import partition_watermark
+
+    machines = PartitionClock(lateness_ms=1000, idle_ms=1000)
+    mes = PartitionClock(lateness_ms=1000, idle_ms=1000)
+    machines.observe(T0 + 600_000, arrival_ms=5_000)
+    clocks = {"machine": machines}
+    # the MES topic has unread events and none seen yet: hold
+    assert partition_watermark(clocks, {"mes"}, 5_000, None) is None
+    mes.observe(T0 + 60_000, arrival_ms=5_000)
+    clocks["mes"] = mes
+    assert partition_watermark(clocks, {"mes"}, 5_000, None) == T0 + 59_000
+    # everything read: the most advanced clock leads, then the wall clock moves it on
+    assert partition_watermark(clocks, set(), 5_000, T0 + 59_000) == T0 + 599_000
+    assert partition_watermark(clocks, set(), 16_000, None) == T0 + 599_000 + 10_000
+    # never backwards
+    assert partition_watermark(clocks, {"mes"}, 16_000, T0 + 700_000) == T0 + 700_000
