@@ -16,6 +16,7 @@ from connectors.modbus.poller import ModbusPoller
 from connectors.modbus.registers import DeviceMap
 from connectors.opcua.client import OpcUaConnector, OpcUaEndpoint
 from connectors.publisher import Publisher
+from schemas.codec import describe_validation_error
 from schemas.exceptions import LinePulseError
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,7 @@ def load_config(path: Path) -> PlantConfig:
     try:
         config = PlantConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-        )
+        problems = describe_validation_error(exc)
         msg = f"{path}: {problems}"
         raise ConnectorConfigError(msg) from exc
     if not config.modbus and not config.opcua:

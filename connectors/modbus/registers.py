@@ -11,6 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from schemas.codec import describe_validation_error
 from schemas.exceptions import LinePulseError
 
 Function = Literal["holding", "input", "coil", "discrete"]
@@ -82,9 +83,7 @@ def load_device_map(path: Path) -> DeviceMap:
     try:
         return DeviceMap.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-        )
+        problems = describe_validation_error(exc)
         msg = f"register map {path}: {problems}"
         raise RegisterMapError(msg) from exc
 
