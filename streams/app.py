@@ -78,11 +78,15 @@ class Pipeline:
         """True when `applied` (the last offset processed per topic) reaches the end of each
         topic's `partition`: silence is only silence once the worker has read everything."""
         consumer = self.app.consumer
+        caught_up = True
         for topic in names:
             highwater = consumer.highwater(TP(topic, partition))
-            if highwater is not None and highwater > 0 and applied.get(topic, -1) < highwater - 1:
-                return False
-        return True
+            if highwater is None:
+                continue
+            lag = max(0, highwater - 1 - applied.get(topic, -1)) if highwater > 0 else 0
+            metrics.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
+            caught_up = caught_up and lag == 0
+        return caught_up
 
     async def guarded(
         self, event: EventT, handler: Callable[[EventT], Awaitable[None]], agent: str

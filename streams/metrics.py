@@ -10,6 +10,11 @@ DEAD_LETTERS = Counter(
     ["source_topic", "error_type"],
 )
 LATE_EVENTS = Counter("linepulse_late_events_total", "Events later than the allowed lateness")
+CONSUMER_LAG = Gauge(
+    "linepulse_consumer_lag_messages",
+    "Messages of an input partition not yet processed",
+    ["topic", "partition"],
+)
 WATERMARK_DELAY = Gauge(
     "linepulse_watermark_delay_seconds", "Wall clock minus the partition watermark", ["partition"]
 )

@@ -363,6 +363,7 @@ def test_metrics_move_when_events_flow(worker: WorkerProcess):
         'linepulse_processing_seconds_bucket{agent="score_sensor_data"',
         'linepulse_quality_findings_total{rule="stuck"}',
         "linepulse_anomaly_models_warming",
+        'linepulse_consumer_lag_messages{partition="0",topic="linepulse.machine.events.v1"}',
     ):
         assert name in text
     rows_line = [
