@@ -155,6 +155,13 @@ def _parser() -> argparse.ArgumentParser:
     add_env_flag(score, "--sep", "LINEPULSE_SCORE_SEP", str, ",", "field separator")
     add_settings_flags(score, WorkerSettings)
 
+    export = commands.add_parser("export", help="a table (or a time range) to a Parquet file")
+    export.add_argument("--table", required=True, help="e.g. oee_windows, sensor_seconds, alerts")
+    export.add_argument("--from", dest="start", default=None, help="ISO-8601 start (inclusive)")
+    export.add_argument("--to", dest="end", default=None, help="ISO-8601 end (exclusive)")
+    export.add_argument("out", type=Path, help="the Parquet file to write")
+    add_settings_flags(export, StoreSettings)
+
     db = commands.add_parser("db", help="manage the ClickHouse schema")
     db.add_argument("action", choices=("migrate", "version"))
     add_settings_flags(db, StoreSettings)
@@ -270,6 +277,16 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from streams.export import export_table
+
+    rows = export_table(
+        settings_from_args(StoreSettings, args), args.table, args.start, args.end, args.out
+    )
+    print(f"wrote {rows} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
 def _db(args: argparse.Namespace) -> int:
     from streams.store import migrate, open_store, schema_version
 
@@ -299,6 +316,7 @@ COMMANDS = {
     "query": _query,
     "oee": _oee,
     "score": _score,
+    "export": _export,
     "db": _db,
     "broker": _broker,
 }

@@ -156,3 +156,26 @@ def test_counts_keep_rework_apart_from_scrap(store):
     assert write_batch(store, [encode(count)]).rows == 1
     rows = query_rows(store, "SELECT good, scrap, rework FROM linepulse.machine_events")
     assert rows == [{"good": 6, "scrap": 1, "rework": 3}]
+
+
+def test_export_writes_a_time_range_of_a_table_to_parquet(tmp_path):
+    import polars as pl
+
+    from streams.export import export_table
+    from streams.settings import StoreSettings
+
+    settings = StoreSettings(data_dir=tmp_path / "data")
+    opened = EmbeddedStore(settings.chdb_path)
+    try:
+        migrate(opened)
+        now = time.time()
+        write_batch(opened, [encode(reading_at(now, -i, float(i))) for i in range(10)])
+    finally:
+        opened.close()
+    from datetime import UTC, datetime
+
+    start = datetime.fromtimestamp(now - 4.5, tz=UTC).isoformat()
+    rows = export_table(settings, "sensor_readings", start, None, tmp_path / "out.parquet")
+    frame = pl.read_parquet(tmp_path / "out.parquet")
+    assert rows == frame.height == 5  # the readings of the last 4.5 seconds
+    assert sorted(frame["value"].to_list()) == [0.0, 1.0, 2.0, 3.0, 4.0]
