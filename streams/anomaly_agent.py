@@ -154,13 +154,7 @@ class AnomalyProcessor:
             observed = [(decoded.time, {"value": decoded.value})]
         for score, alert in self.score(decoded, observed, message.partition):
             await self.pipeline.send(topics.ANOMALY_SCORES, score.asset, encode(score))
-            await self._send_alert(alert)
-
-    async def _send_alert(self, alert: Alert | None) -> None:
-        if alert is not None:
-            metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
-            self.pipeline.count("alerts")
-            await self.pipeline.send(topics.ALERTS, alert.asset, encode(alert))
+            await self.pipeline.send_alert(alert)
 
     async def check_health(self, event: SensorEvent, partition: int) -> bool:
         """Quality findings of a reading; False when it must not be scored or learned."""
@@ -173,7 +167,7 @@ class AnomalyProcessor:
             metrics.QUALITY_FINDINGS.labels(finding).inc()
         source = event.sensor
         if self.silence.active(event.asset, source):
-            await self._send_alert(
+            await self.pipeline.send_alert(
                 self.silence.observe(
                     source=source,
                     asset=event.asset,
@@ -188,7 +182,7 @@ class AnomalyProcessor:
         if "duplicate" in findings:
             return False
         stuck = "stuck" in findings
-        await self._send_alert(
+        await self.pipeline.send_alert(
             self.stuck.observe(
                 source=source,
                 asset=event.asset,
@@ -223,7 +217,7 @@ class AnomalyProcessor:
                 continue
             quiet_s = (tick_ms - (health.last_arrival_ms or tick_ms)) / 1000
             interval_s = (health.expected_interval_ms() or 0) / 1000
-            await self._send_alert(
+            await self.pipeline.send_alert(
                 self.silence.observe(
                     source=source,
                     asset=asset,

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas import topics
 from schemas.codec import encode
-from schemas.events import DeadLetter
+from schemas.events import Alert, DeadLetter
 from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.logs import json_handler
@@ -87,6 +87,14 @@ class Pipeline:
             metrics.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
             caught_up = caught_up and lag == 0
         return caught_up
+
+    async def send_alert(self, alert: Alert | None) -> None:
+        """Publish an alert lifecycle step (if any), counted by kind and status."""
+        if alert is None:
+            return
+        metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
+        self.count("alerts")
+        await self.send(topics.ALERTS, alert.asset, encode(alert))
 
     async def guarded(
         self, event: EventT, handler: Callable[[EventT], Awaitable[None]], agent: str

@@ -228,9 +228,7 @@ class OeeProcessor:
             if low
             else f"OEE of {result.asset} is back at or above {self.oee_target:.0%}",
         )
-        if alert is not None:
-            metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
-            await self.pipeline.send(topics.ALERTS, alert.asset, encode(alert))
+        await self.pipeline.send_alert(alert)
 
     async def _check_down(self, windows: MachineWindows, observed_ms: int) -> None:
         if not windows.states:
@@ -253,9 +251,7 @@ class OeeProcessor:
             else f"{windows.asset} is running again",
             context=ProductionContext(station=windows.asset.rsplit("/", 1)[0]),
         )
-        if alert is not None:
-            metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
-            await self.pipeline.send(topics.ALERTS, alert.asset, encode(alert))
+        await self.pipeline.send_alert(alert)
 
 
 def register(pipeline: Pipeline) -> OeeProcessor:
