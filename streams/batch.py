@@ -38,6 +38,7 @@ def window_ms_of(window: str) -> int:
 
 
 Level = Literal["machine", "line", "plant"]
+TIME_FIGURES = ("planned_time_s", "run_time_s", "unknown_time_s", "excluded_time_s", "ideal_time_s")
 _LEVEL_PARTS = {"machine": 4, "line": 2, "plant": 1}
 
 
@@ -181,17 +182,7 @@ def rollup(rows: Iterable[tuple[str, str, int, int, OeeTotals]], level: Level) -
     frame = pl.DataFrame(records)
     keys = ["asset", "window", "window_start", "window_end"]
     sums = frame.group_by(keys).agg(
-        pl.col(c).sum()
-        for c in (
-            "planned_time_s",
-            "run_time_s",
-            "unknown_time_s",
-            "excluded_time_s",
-            "ideal_time_s",
-            "good",
-            "scrap",
-            "unattributed",
-        )
+        pl.col(c).sum() for c in (*TIME_FIGURES, "good", "scrap", "unattributed")
     )
     losses = (
         frame.select([*keys, "losses"])
@@ -243,11 +234,7 @@ def write_json_lines(frame: pl.DataFrame, out: IO[str]) -> int:
         "performance",
         "quality",
         "oee",
-        "planned_time_s",
-        "run_time_s",
-        "unknown_time_s",
-        "excluded_time_s",
-        "ideal_time_s",
+        *TIME_FIGURES,
         "good",
         "scrap",
         "total",
@@ -258,13 +245,7 @@ def write_json_lines(frame: pl.DataFrame, out: IO[str]) -> int:
     for row in frame.select(columns).iter_rows(named=True) if frame.height else []:
         row["window_start"], row["window_end"] = _iso(row["window_start"]), _iso(row["window_end"])
         row["performance_over_one"] = bool(row["performance_over_one"])
-        for name in (
-            "planned_time_s",
-            "run_time_s",
-            "unknown_time_s",
-            "excluded_time_s",
-            "ideal_time_s",
-        ):
+        for name in TIME_FIGURES:
             row[name] = round(row[name], 3)
         row["losses_s"] = {
             item["reason"]: round(item["seconds"], 3) for item in row.pop("losses") or []

@@ -234,8 +234,8 @@ class OeeProcessor:
         if not windows.states:
             return
         since, state = windows.states[-1][0], windows.states[-1][1]
-        category, name = self.categories.categorise(state, (observed_ms - since) / 1000)
         down_s = (observed_ms - since) / 1000
+        category, name = self.categories.categorise(state, down_s)
         bad = (
             category == "availability_loss" and down_s >= self.pipeline.worker.machine_down_after_s
         )
