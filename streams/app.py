@@ -167,6 +167,7 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
         web_port=worker.web_port,
         topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication_factor,
+        broker_commit_interval=worker.commit_interval_s,
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
         consumer_auto_offset_reset=worker.auto_offset_reset,

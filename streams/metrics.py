@@ -35,3 +35,7 @@ SINK_RETRIES = Counter("linepulse_sink_retries_total", "Batches retried after a 
 PROCESSING_SECONDS = Histogram(
     "linepulse_processing_seconds", "Time to process one message", ["agent"]
 )
+SINK_REPLAYED_ROWS = Counter(
+    "linepulse_sink_replayed_rows_total",
+    "Rows of re-read messages found already stored and not inserted again",
+)

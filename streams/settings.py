@@ -120,6 +120,9 @@ class WorkerSettings(BaseSettings):
     sink_batch_s: float = Field(
         1.0, gt=0, description="longest wait before a partial batch is written"
     )
+    commit_interval_s: float = Field(
+        2.8, gt=0, description="how often processed offsets are committed to Kafka"
+    )
     max_future_s: float = Field(300.0, ge=0, description="event times further ahead are refused")
     max_event_age_s: float = Field(7 * 86400.0, gt=0, description="event times older are refused")
     anomaly_threshold: float = Field(

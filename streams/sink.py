@@ -16,6 +16,7 @@ from schemas.codec import decode_any
 from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.app import Pipeline
+from streams.replay import Position, ReplayGuard, row_identity, stored_identities
 from streams.rows import Row, rows_of
 from streams.store import Store, StoreError
 
@@ -114,8 +115,47 @@ class BatchResult:
     refused: dict[int, str]
 
 
-def write_batch(store: Store, values: list[bytes]) -> BatchResult:
+def drop_stored_rows(
+    store: Store,
+    tables: dict[str, IndexedRows],
+    positions: list[Position],
+    guard: ReplayGuard,
+) -> int:
+    """Remove from `tables` the rows of replayed messages that ClickHouse already holds."""
+    to_check = guard.to_check(positions)
+    if not to_check:
+        return 0
+    looked_up: set[int] = set()
+    found: set[int] = set()
+    dropped = 0
+    for table, rows in tables.items():
+        candidates = [row for index, row in rows if index in to_check]
+        stored = stored_identities(store, table, candidates)
+        looked_up.update(index for index, _ in rows if index in to_check)
+        kept = []
+        for index, row in rows:
+            if index in to_check and row_identity(table, row) in stored:
+                found.add(index)
+            else:
+                kept.append((index, row))
+        dropped += len(rows) - len(kept)
+        tables[table] = kept
+    guard.settle(positions, looked_up, found)
+    if dropped:
+        log.info("%d rows of replayed messages were stored before; not inserted again", dropped)
+        metrics.SINK_REPLAYED_ROWS.inc(dropped)
+    return dropped
+
+
+def write_batch(
+    store: Store,
+    values: list[bytes],
+    positions: list[Position] | None = None,
+    guard: ReplayGuard | None = None,
+) -> BatchResult:
     tables, undecodable = rows_by_table(values)
+    if guard is not None and positions is not None:
+        drop_stored_rows(store, tables, positions, guard)
     metrics.SINK_SKIPPED.inc(len(undecodable))
     refused: dict[int, str] = {}
     with metrics.SINK_BATCH_SECONDS.time():
@@ -129,6 +169,7 @@ def write_batch(store: Store, values: list[bytes]) -> BatchResult:
 def register(pipeline: Pipeline) -> None:
     source = pipeline.topic(*SINK_TOPICS)
     worker = pipeline.worker
+    guard = ReplayGuard()
 
     @pipeline.app.agent(source, name="store_events")
     async def store_events(stream: Any) -> None:
@@ -140,9 +181,9 @@ def register(pipeline: Pipeline) -> None:
                 store = pipeline.store
             for event in batch:
                 _count_in(event)
-            result = await asyncio.to_thread(
-                write_batch, store, [bytes(e.value or b"") for e in batch]
-            )
+            values = [bytes(e.value or b"") for e in batch]
+            positions = [(e.message.topic, e.message.partition, e.message.offset) for e in batch]
+            result = await asyncio.to_thread(write_batch, store, values, positions, guard)
             pipeline.count("sink_rows", result.rows)
             for index, error in result.undecodable.items():
                 if batch[index].message.topic in SINK_OWNED_TOPICS:

@@ -126,3 +126,51 @@ def test_restarted_worker_scores_without_a_new_warm_up(kafka_bootstrap, tmp_path
         {"t": 61_000, "warming_up": 0, "is_anomaly": 0},
         {"t": 62_000, "warming_up": 0, "is_anomaly": 1},
     ]
+
+
+def test_sink_killed_mid_stream_stores_every_reading_exactly_once(
+    kafka_bootstrap, tmp_path, request
+):
+    asset = f"sink{uuid.uuid4().hex[:6]}/l1/s1/m1"
+    start = int(time.time() * 1000) - 60_000
+
+    def readings(first: int, count: int) -> list[SensorReading]:
+        return [
+            SensorReading(time=start + i * 10, asset=asset, sensor=f"s{i % 4}", value=float(i % 97))
+            for i in range(first, first + count)
+        ]
+
+    # nothing is committed while the first worker lives: all its input is read again
+    settings = {**FAST_WINDOWS, "commit_interval_s": 3600, "sink_batch_rows": 500}
+    first = WorkerProcess(kafka_bootstrap, tmp_path, **settings)
+    request.addfinalizer(first.stop)
+    first.start()
+    publisher = Publisher({"bootstrap.servers": kafka_bootstrap})
+    for event in readings(0, 4000):
+        publisher.publish(event)
+    publisher.flush()
+    count_sql = (
+        "SELECT count() AS n, uniqExact(event_id) AS ids FROM linepulse.sensor_readings "
+        f"WHERE asset = '{asset}'"
+    )
+    first.wait_rows(count_sql, lambda r: r[0]["n"] >= 1000)
+    first.stop(signal.SIGKILL)
+
+    second = WorkerProcess(kafka_bootstrap, tmp_path, **settings)
+    second.app_id = first.app_id
+    second.env["LINEPULSE_APP_ID"] = first.app_id
+    request.addfinalizer(second.stop)
+    second.start()
+    for event in readings(4000, 500):
+        publisher.publish(event)
+    publisher.flush()
+    second.wait_rows(count_sql, lambda r: r[0]["n"] >= 4500)
+    time.sleep(2)  # any duplicate would be inserted by now
+    assert second.query(count_sql) == [{"n": 4500, "ids": 4500}]
+    replayed = [
+        line
+        for line in second.metrics().splitlines()
+        if line.startswith("linepulse_sink_replayed_rows_total ")
+    ]
+    assert replayed
+    assert float(replayed[0].split()[1]) >= 1000

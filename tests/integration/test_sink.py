@@ -179,3 +179,28 @@ def test_export_writes_a_time_range_of_a_table_to_parquet(tmp_path):
     frame = pl.read_parquet(tmp_path / "out.parquet")
     assert rows == frame.height == 5  # the readings of the last 4.5 seconds
     assert sorted(frame["value"].to_list()) == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_a_replayed_batch_is_not_stored_twice(store):
+    from streams.replay import ReplayGuard
+
+    now = time.time()
+    values = [encode(reading_at(now, i, 20.0 + i)) for i in range(6)]
+    positions = [("linepulse.sensor.readings", i % 2, i // 2) for i in range(6)]
+    assert write_batch(store, values[:4], positions[:4], ReplayGuard()).rows == 4
+    # a new worker reads the partitions again from the last committed offsets (all of them)
+    after_restart = ReplayGuard()
+    result = write_batch(store, values, positions, after_restart)
+    assert result.rows == 2
+    assert after_restart.suspects == {("linepulse.sensor.readings", 0)} | {
+        ("linepulse.sensor.readings", 1)
+    }
+    more = [encode(reading_at(now, 10 + i, 1.0)) for i in range(2)]
+    assert (
+        write_batch(store, more, [(p[0], p[1], 3) for p in positions[:2]], after_restart).rows == 2
+    )
+    assert after_restart.suspects == frozenset()
+    stored = query_rows(
+        store, "SELECT count() AS n, uniqExact(event_id) AS ids FROM linepulse.sensor_readings"
+    )
+    assert stored == [{"n": 8, "ids": 8}]

@@ -1,0 +1,108 @@
+"""Exactly-once rows after a crash or a rebalance.
+
+The sink stores a batch and only then lets its offsets be committed, so a worker that dies in
+between leaves rows in ClickHouse whose messages the next owner of the partition reads again.
+The guard notices where that can happen (the first messages of a partition in this process, or
+after its offsets jumped) and looks those messages' rows up by identity (event id and time,
+narrowed by the table's sort key) so that rows already stored are not inserted twice. A
+partition stops being checked with its first batch of which nothing was stored before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from streams.rows import Row
+from streams.store import DATABASE, Store, query_rows
+
+TopicPartition = tuple[str, int]
+Position = tuple[str, int, int]  # topic, partition, offset
+RowIdentity = tuple[str, int]  # event id, time in epoch ms
+
+
+@dataclass(frozen=True)
+class TableKey:
+    """Columns that find a row fast: the sort-key columns before its time column, and that."""
+
+    prefix: tuple[str, ...]
+    time_column: str
+
+
+TABLE_KEYS = {
+    f"{DATABASE}.sensor_readings": TableKey(("asset", "sensor"), "time"),
+    f"{DATABASE}.sensor_seconds": TableKey(("asset", "sensor"), "second"),
+    f"{DATABASE}.machine_events": TableKey(("asset",), "time"),
+    f"{DATABASE}.mes_events": TableKey(("asset",), "time"),
+    f"{DATABASE}.oee_windows": TableKey(("asset", "window"), "window_start"),
+    f"{DATABASE}.anomaly_scores": TableKey(("asset", "sensor"), "time"),
+    f"{DATABASE}.alerts": TableKey(("alert_id",), "time"),
+    f"{DATABASE}.dead_letters": TableKey(("source_topic",), "time"),
+}
+
+
+def row_identity(table: str, row: Row) -> RowIdentity:
+    seconds = row[TABLE_KEYS[table].time_column]
+    return str(row["event_id"]), round(float(seconds) * 1000)
+
+
+def quote(text: object) -> str:
+    escaped = str(text).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def _in_list(values: Iterable[object]) -> str:
+    return ", ".join(quote(v) for v in sorted({str(v) for v in values}))
+
+
+def lookup_sql(table: str, rows: list[Row]) -> str:
+    key = TABLE_KEYS[table]
+    identities = [row_identity(table, row) for row in rows]
+    times = [ms for _, ms in identities]
+    conditions = [f"{column} IN ({_in_list(row[column] for row in rows)})" for column in key.prefix]
+    time_ms = f"toUnixTimestamp64Milli(toDateTime64({key.time_column}, 3, 'UTC'))"
+    conditions.append(f"{time_ms} BETWEEN {min(times)} AND {max(times)}")
+    conditions.append(f"event_id IN ({_in_list(event_id for event_id, _ in identities)})")
+    return f"SELECT DISTINCT event_id, {time_ms} AS ms FROM {table} WHERE " + " AND ".join(
+        conditions
+    )
+
+
+def stored_identities(store: Store, table: str, rows: list[Row]) -> set[RowIdentity]:
+    """The identities among `rows` that `table` already holds."""
+    if not rows:
+        return set()
+    found = query_rows(store, lookup_sql(table, rows))
+    return {(str(row["event_id"]), int(row["ms"])) for row in found}
+
+
+@dataclass
+class ReplayGuard:
+    """Which messages of a batch may have been stored already by an earlier writer."""
+
+    _next_offset: dict[TopicPartition, int] = field(default_factory=dict)
+    _suspect: set[TopicPartition] = field(default_factory=set)
+
+    def to_check(self, positions: list[Position]) -> set[int]:
+        """Indexes of the batch's messages whose rows must be looked up before inserting."""
+        indexes = set()
+        for index, (topic, partition, offset) in enumerate(positions):
+            tp = (topic, partition)
+            if self._next_offset.get(tp) != offset:
+                self._suspect.add(tp)  # first seen here, or read again from elsewhere
+            self._next_offset[tp] = offset + 1
+            if tp in self._suspect:
+                indexes.add(index)
+        return indexes
+
+    def settle(self, positions: list[Position], looked_up: set[int], found: set[int]) -> None:
+        """A partition whose messages were looked up and none found stored is past the replay."""
+        found_partitions = {(positions[i][0], positions[i][1]) for i in found}
+        for index in looked_up:
+            topic, partition, _ = positions[index]
+            if (topic, partition) not in found_partitions:
+                self._suspect.discard((topic, partition))
+
+    @property
+    def suspects(self) -> frozenset[TopicPartition]:
+        return frozenset(self._suspect)
