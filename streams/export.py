@@ -25,6 +25,12 @@ TIME_COLUMNS = {
     "oee_hourly": "hour",
     "oee_daily": "day",
     "oee_by_shift": "shift_started",
+    "oee_daily_rollup": "day",
+    "oee_shift_rollup": "shift_started",
+    "sensor_1m": "minute",
+    "sensor_1h": "hour",
+    "sensor_minutes": "minute",
+    "sensor_hours": "hour",
 }
 
 

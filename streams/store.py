@@ -159,7 +159,7 @@ def open_store(settings: StoreSettings) -> Store:
     return EmbeddedStore(settings.chdb_path)
 
 
-def _migration_files() -> list[tuple[int, str, str]]:
+def migration_files() -> list[tuple[int, str, str]]:
     files = []
     for entry in resources.files("schemas").joinpath("migrations").iterdir():
         match = re.match(r"^(\d+)_(.+)\.sql$", entry.name)
@@ -168,7 +168,7 @@ def _migration_files() -> list[tuple[int, str, str]]:
     return sorted(files)
 
 
-def _statements(sql: str) -> list[str]:
+def sql_statements(sql: str) -> list[str]:
     without_comments = "\n".join(
         line for line in sql.splitlines() if not line.strip().startswith("--")
     )
@@ -176,7 +176,7 @@ def _statements(sql: str) -> list[str]:
 
 
 def latest_schema_version() -> int:
-    return max(version for version, _, _ in _migration_files())
+    return max(version for version, _, _ in migration_files())
 
 
 def migrate(store: Store) -> list[int]:
@@ -191,10 +191,10 @@ def migrate(store: Store) -> list[int]:
         for row in query_rows(store, f"SELECT version FROM {DATABASE}.schema_migrations")
     }
     applied = []
-    for version, name, sql in _migration_files():
+    for version, name, sql in migration_files():
         if version in done:
             continue
-        for statement in _statements(sql):
+        for statement in sql_statements(sql):
             store.execute(statement)
         store.insert_rows(f"{DATABASE}.schema_migrations", [{"version": version, "name": name}])
         applied.append(version)

@@ -8,7 +8,14 @@ import pytest
 
 from schemas.codec import encode
 from streams.sink import write_batch
-from streams.store import EmbeddedStore, migrate, query_rows
+from streams.store import (
+    EmbeddedStore,
+    latest_schema_version,
+    migrate,
+    migration_files,
+    query_rows,
+    sql_statements,
+)
 from tests.factories import T0, reading
 
 
@@ -48,10 +55,30 @@ def test_rows_clickhouse_refuses_are_isolated_and_the_rest_is_stored(store):
     assert stored == [{"n": 9, "top": 29.0}]
 
 
-def test_migrations_apply_once_and_are_recorded(store):
+def _schema_and_rollups(store) -> tuple[list[dict], list[dict]]:
+    tables = query_rows(
+        store,
+        "SELECT name, create_table_query FROM system.tables WHERE database = 'linepulse' "
+        "ORDER BY name",
+    )
+    rollup = query_rows(
+        store, "SELECT sum(sample_count) AS n, sum(value_sum) AS s FROM linepulse.sensor_minutes"
+    )
+    return tables, rollup
+
+
+def test_migrations_apply_once_are_recorded_and_rerun_without_change(store):
     assert migrate(store) == []
     versions = query_rows(store, "SELECT version FROM linepulse.schema_migrations ORDER BY version")
-    assert versions == [{"version": v} for v in range(1, 5)]
+    assert versions == [{"version": v} for v in range(1, latest_schema_version() + 1)]
+    now = time.time()
+    write_batch(store, [encode(reading_at(now, i, float(i))) for i in range(5)])
+    before = _schema_and_rollups(store)
+    assert before[1] == [{"n": 5, "s": 10.0}]
+    for _, _, sql in migration_files():  # as if the record of them were lost
+        for statement in sql_statements(sql):
+            store.execute(statement)
+    assert _schema_and_rollups(store) == before
 
 
 def _oee_row(
@@ -204,3 +231,79 @@ def test_a_replayed_batch_is_not_stored_twice(store):
         store, "SELECT count() AS n, uniqExact(event_id) AS ids FROM linepulse.sensor_readings"
     )
     assert stored == [{"n": 8, "ids": 8}]
+
+
+def test_sensor_rollups_hold_each_sample_of_readings_and_second_summaries_once(store):
+    from schemas.events import SensorSecond
+
+    minute_s = int(time.time()) // 60 * 60 - 120
+    readings = [
+        reading_at(minute_s, 0, 0.0),  # `reading` places the asset and sensor
+        reading_at(minute_s, 10, 2.0),
+        reading_at(minute_s, 70, 5.0),
+    ]
+    bad = reading_at(minute_s, 20, 999.0).model_copy(update={"quality": "bad"})
+    second = SensorSecond(
+        time=(minute_s + 30) * 1000,
+        asset=readings[0].asset,
+        sensor=readings[0].sensor,
+        batch_id="b1",
+        samples=4,
+        mean=1.0,
+        minimum=-1.0,
+        maximum=3.0,
+        rms=2.0,
+        peak=3.0,
+        crest_factor=1.5,
+        kurtosis=3.0,
+        band_low=0.0,
+        band_mid=0.0,
+        band_high=0.0,
+    )
+    write_batch(store, [encode(e) for e in [*readings, bad, second]])
+    minutes = query_rows(
+        store,
+        "SELECT samples, mean, rms, minimum, maximum FROM linepulse.sensor_1m ORDER BY minute",
+    )
+    # minute 1: samples 0 and 2 plus four samples of mean 1 and rms 2 (sum 4, squares 16)
+    assert minutes[0]["samples"] == 6
+    assert minutes[0]["mean"] == pytest.approx(6 / 6)
+    assert minutes[0]["rms"] == pytest.approx((20 / 6) ** 0.5)
+    assert (minutes[0]["minimum"], minutes[0]["maximum"]) == (-1.0, 3.0)
+    assert minutes[1] == {"samples": 1, "mean": 5.0, "rms": 5.0, "minimum": 5.0, "maximum": 5.0}
+    hours = query_rows(
+        store, "SELECT sum(samples) AS n, max(maximum) AS top FROM linepulse.sensor_1h"
+    )
+    assert hours == [{"n": 7, "top": 5.0}]
+
+
+def test_daily_and_shift_rollups_are_recomputed_from_the_closed_windows(store):
+    from schemas.events import ShiftStarted
+
+    base = int(time.time() * 1000) // 3_600_000 * 3_600_000 - 3_600_000
+    values = [
+        encode(ShiftStarted(time=base, asset="p/l1/s1/m1", shift="early")),
+        _oee_row("p/l1/s1/m1", base, 60, 60, 30, 10, 0),
+        _oee_row("p/l1/s1/m1", base + 60_000, 60, 30, 30, 10, 0),
+    ]
+    write_batch(store, values)
+    for view in ("oee_daily_refresh", "oee_shift_refresh"):
+        store.execute(f"SYSTEM REFRESH VIEW linepulse.{view}")
+        store.execute(f"SYSTEM WAIT VIEW linepulse.{view}")
+    # a late correction of the second window, then the minute's refresh
+    write_batch(store, [_oee_row("p/l1/s1/m1", base + 60_000, 60, 60, 60, 20, 0, version=2)])
+    for view in ("oee_daily_refresh", "oee_shift_refresh"):
+        store.execute(f"SYSTEM REFRESH VIEW linepulse.{view}")
+        store.execute(f"SYSTEM WAIT VIEW linepulse.{view}")
+    daily = query_rows(
+        store,
+        "SELECT good, run_time_s, availability FROM linepulse.oee_daily_rollup FINAL "
+        "WHERE level = 'machine'",
+    )
+    assert daily == [{"good": 30, "run_time_s": 120.0, "availability": 1.0}]
+    shift = query_rows(
+        store,
+        "SELECT shift, good, performance FROM linepulse.oee_shift_rollup FINAL "
+        "WHERE level = 'plant'",
+    )
+    assert shift == [{"shift": "early", "good": 30, "performance": pytest.approx(90 / 120)}]
