@@ -92,7 +92,10 @@ def _parser() -> argparse.ArgumentParser:
         str,
         "table",
         "output format",
-        choices=("table", "csv", "json", "tsv"),
+        choices=("table", "csv", "json", "tsv", "parquet"),
+    )
+    query.add_argument(
+        "--output", type=Path, default=None, help="write to this file instead of standard output"
     )
     add_settings_flags(query, StoreSettings)
 
@@ -250,7 +253,13 @@ def _query(args: argparse.Namespace) -> int:
     from streams.query_client import run_query
 
     result = run_query(settings_from_args(StoreSettings, args), args.sql, args.format)
-    sys.stdout.write(result.decode(errors="replace"))
+    if args.output is not None:
+        args.output.write_bytes(result)
+    elif args.format == "parquet" and sys.stdout.isatty():
+        print("parquet is binary: give --output FILE or redirect the output", file=sys.stderr)
+        return 2
+    else:
+        sys.stdout.buffer.write(result)
     return 0
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import polars as pl
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -89,3 +90,18 @@ def test_demo_runs_stops_cleanly_and_leaves_queryable_data(tmp_path):
     assert row["machines"] == 3
     assert row["oee"] >= 3
     assert row["dead_letters"] >= 1
+    parquet = tmp_path / "oee.parquet"
+    exported = _linepulse(
+        "query",
+        "--data-dir",
+        data_dir,
+        "--format",
+        "parquet",
+        "--output",
+        str(parquet),
+        "SELECT asset, oee FROM linepulse.oee_windows",
+    )
+    assert exported.returncode == 0, exported.stderr
+    frame = pl.read_parquet(parquet)
+    assert frame.columns == ["asset", "oee"]
+    assert frame.height == row["oee"]

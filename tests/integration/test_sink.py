@@ -307,3 +307,32 @@ def test_daily_and_shift_rollups_are_recomputed_from_the_closed_windows(store):
         "WHERE level = 'plant'",
     )
     assert shift == [{"shift": "early", "good": 30, "performance": pytest.approx(90 / 120)}]
+
+
+def grafana_sql(sql: str) -> str:
+    """A panel's SQL as the Grafana ClickHouse data source sends it, for the last day."""
+    import re
+
+    sql = re.sub(r"\$__timeFilter\((\w+)\)", r"\1 >= now() - INTERVAL 1 DAY AND \1 <= now()", sql)
+    sql = re.sub(r"\$__timeInterval\((\w+)\)", r"toStartOfInterval(\1, INTERVAL 60 second)", sql)
+    sql = sql.replace("${line:singlequote}", "'p/l1'").replace(
+        "${asset:singlequote}", "'p/l1/s1/m1'"
+    )
+    assert "$" not in sql, sql
+    return sql
+
+
+def test_every_grafana_panel_and_variable_query_runs_on_the_real_schema(store):
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "helm/linepulse/dashboards/linepulse-oee.json"
+    dashboard = json.loads(path.read_text())
+    base = int(time.time() * 1000) // 3_600_000 * 3_600_000 - 3_600_000
+    write_batch(store, [_oee_row("p/l1/s1/m1", base, 60, 30, 30, 10, 0)])
+    queries = [t["rawSql"] for p in dashboard["panels"] for t in p["targets"]]
+    queries += [v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
+    assert len(queries) >= 10
+    results = {sql: query_rows(store, grafana_sql(sql)) for sql in queries}
+    stat = results[dashboard["panels"][0]["targets"][0]["rawSql"]]
+    assert stat[0]["availability"] == pytest.approx(0.5)

@@ -3,6 +3,7 @@ Kubernetes schemas."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import helm_python as helm
@@ -119,3 +120,17 @@ def test_autoscaling_leaves_replicas_to_the_autoscaler():
     keda = render(scenario("all"))
     assert by_kind(keda, "ScaledObject")
     assert not by_kind(keda, "HorizontalPodAutoscaler")
+
+
+def test_grafana_dashboard_ships_as_a_sidecar_configmap():
+    minimal = scenario("minimal")
+    docs = render({**minimal, "grafanaDashboard": {"enabled": True, "folder": "Manufacturing"}})
+    (config_map,) = by_kind(docs, "ConfigMap")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert config_map["metadata"]["annotations"] == {"grafana_folder": "Manufacturing"}
+    dashboard = json.loads(config_map["data"]["linepulse-oee.json"])
+    assert dashboard["uid"] == "linepulse-oee"
+    assert all(
+        p["datasource"]["type"] == "grafana-clickhouse-datasource" for p in dashboard["panels"]
+    )
+    assert not by_kind(render(minimal), "ConfigMap")
