@@ -21,7 +21,15 @@ from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.logs import json_handler
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
-from streams.store import Store, StoreError, migrate, open_store, output_format, require_schema
+from streams.store import (
+    Store,
+    StoreError,
+    migrate,
+    open_store,
+    output_format,
+    require_schema,
+    until_reachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,7 @@ class Pipeline:
     worker: WorkerSettings
     store_settings: StoreSettings
     store: Store | None = None
+    clickhouse_reachable: bool = True
     counters: dict[str, int] = field(default_factory=dict)
     _out_topics: dict[str, faust.TopicT] = field(default_factory=dict)
 
@@ -187,11 +196,15 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
 
 
 def open_pipeline_store(pipeline: Pipeline) -> Store:
-    """Open ClickHouse; the embedded engine is migrated in place, a server must be migrated."""
-    store = open_store(pipeline.store_settings)
+    """Open ClickHouse (waiting for a server that cannot be reached yet); the embedded engine is
+    migrated in place, a server must be migrated."""
+    settings = pipeline.store_settings
+    store = until_reachable(
+        lambda: open_store(settings), f"opening ClickHouse at {settings.clickhouse_url}"
+    )
     if pipeline.store_settings.clickhouse_url is None:
         migrate(store)
-    require_schema(store)
+    until_reachable(lambda: require_schema(store), "reading the ClickHouse schema version")
     pipeline.store = store
     return store
 
@@ -213,8 +226,14 @@ def _add_views(pipeline: Pipeline) -> None:
     @app.page("/health")
     async def health_view(web: Any, request: Any) -> Any:
         assigned = len(app.consumer.assignment()) if app.consumer else 0
-        ready = pipeline.store is not None and assigned > 0
-        body = {"ready": ready, "assigned_partitions": assigned, "counters": pipeline.counters}
+        reachable = pipeline.clickhouse_reachable
+        ready = pipeline.store is not None and assigned > 0 and reachable
+        body = {
+            "ready": ready,
+            "assigned_partitions": assigned,
+            "clickhouse": "reachable" if reachable else "unreachable: the sink waits and retries",
+            "counters": pipeline.counters,
+        }
         return web.json(body, status=200 if ready else 503)
 
     @app.page("/query")

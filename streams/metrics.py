@@ -39,3 +39,7 @@ SINK_REPLAYED_ROWS = Counter(
     "linepulse_sink_replayed_rows_total",
     "Rows of re-read messages found already stored and not inserted again",
 )
+CLICKHOUSE_REACHABLE = Gauge(
+    "linepulse_clickhouse_reachable",
+    "1 while ClickHouse takes inserts, 0 while it cannot be reached",
+)

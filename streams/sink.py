@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from streams import metrics
 from streams.app import Pipeline
 from streams.replay import Position, ReplayGuard, row_identity, stored_identities
 from streams.rows import Row, rows_of
-from streams.store import Store, StoreError
+from streams.store import Store, StoreError, until_reachable
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,6 @@ SINK_TOPICS = (
     topics.ALERTS,
     topics.DEAD_LETTERS,
 )
-_MAX_BACKOFF_S = 30.0
 
 
 # Topics whose messages only the sink reads: it dead-letters what it cannot decode there. The
@@ -49,6 +48,7 @@ SINK_OWNED_TOPICS = frozenset(
 
 
 IndexedRows = list[tuple[int, Row]]
+OnRetry = Callable[[StoreError], None] | None
 
 
 def rows_by_table(
@@ -69,40 +69,24 @@ def rows_by_table(
     return tables, failures
 
 
-def _insert_until_reachable(store: Store, table: str, rows: list[Row]) -> None:
-    """Insert; while ClickHouse is unreachable, wait and retry (the stream waits with us)."""
-    backoff = 0.5
-    while True:
-        try:
-            store.insert_rows(table, rows)
-            return
-        except StoreError as error:
-            if not error.retriable:
-                raise
-            metrics.SINK_RETRIES.inc()
-            log.warning(
-                "ClickHouse unreachable, retrying %d rows for %s in %.1f s: %s",
-                len(rows),
-                table,
-                backoff,
-                error,
-            )
-            time.sleep(backoff)
-            backoff = min(backoff * 2, _MAX_BACKOFF_S)
-
-
-def store_table(store: Store, table: str, rows: IndexedRows) -> dict[int, str]:
+def store_table(
+    store: Store, table: str, rows: IndexedRows, on_retry: OnRetry = None
+) -> dict[int, str]:
     """Insert rows; when ClickHouse refuses the block, halve it until the refused rows are
     isolated, so that the rest is stored. Returns the refused rows' indexes with the reason."""
     try:
-        _insert_until_reachable(store, table, [row for _, row in rows])
+        until_reachable(
+            lambda: store.insert_rows(table, [row for _, row in rows]),
+            f"storing {len(rows)} rows in {table}",
+            on_retry,
+        )
     except StoreError as error:
         if len(rows) == 1:
             return {rows[0][0]: str(error)}
         middle = len(rows) // 2
         return {
-            **store_table(store, table, rows[:middle]),
-            **store_table(store, table, rows[middle:]),
+            **store_table(store, table, rows[:middle], on_retry),
+            **store_table(store, table, rows[middle:], on_retry),
         }
     metrics.SINK_ROWS.labels(table).inc(len(rows))
     return {}
@@ -120,6 +104,7 @@ def drop_stored_rows(
     tables: dict[str, IndexedRows],
     positions: list[Position],
     guard: ReplayGuard,
+    on_retry: OnRetry = None,
 ) -> int:
     """Remove from `tables` the rows of replayed messages that ClickHouse already holds."""
     to_check = guard.to_check(positions)
@@ -130,7 +115,11 @@ def drop_stored_rows(
     dropped = 0
     for table, rows in tables.items():
         candidates = [row for index, row in rows if index in to_check]
-        stored = stored_identities(store, table, candidates)
+        stored = until_reachable(
+            lambda: stored_identities(store, table, candidates),  # noqa: B023 - called at once
+            f"looking up replayed rows of {table}",
+            on_retry,
+        )
         looked_up.update(index for index, _ in rows if index in to_check)
         kept = []
         for index, row in rows:
@@ -152,15 +141,17 @@ def write_batch(
     values: list[bytes],
     positions: list[Position] | None = None,
     guard: ReplayGuard | None = None,
+    on_retry: OnRetry = None,
 ) -> BatchResult:
+    """Store a batch's rows; `on_retry` hears of every retry while ClickHouse is unreachable."""
     tables, undecodable = rows_by_table(values)
     if guard is not None and positions is not None:
-        drop_stored_rows(store, tables, positions, guard)
+        drop_stored_rows(store, tables, positions, guard, on_retry)
     metrics.SINK_SKIPPED.inc(len(undecodable))
     refused: dict[int, str] = {}
     with metrics.SINK_BATCH_SECONDS.time():
         for table, rows in tables.items():
-            refused.update(store_table(store, table, rows))
+            refused.update(store_table(store, table, rows, on_retry))
     stored = sum(len(r) for r in tables.values()) - len(refused)
     metrics.SINK_BATCH_ROWS.observe(stored)
     return BatchResult(stored, undecodable, refused)
@@ -170,6 +161,11 @@ def register(pipeline: Pipeline) -> None:
     source = pipeline.topic(*SINK_TOPICS)
     worker = pipeline.worker
     guard = ReplayGuard()
+
+    def unreachable(error: StoreError) -> None:
+        pipeline.clickhouse_reachable = False
+        metrics.SINK_RETRIES.inc()
+        metrics.CLICKHOUSE_REACHABLE.set(0)
 
     @pipeline.app.agent(source, name="store_events")
     async def store_events(stream: Any) -> None:
@@ -183,7 +179,11 @@ def register(pipeline: Pipeline) -> None:
                 _count_in(event)
             values = [bytes(e.value or b"") for e in batch]
             positions = [(e.message.topic, e.message.partition, e.message.offset) for e in batch]
-            result = await asyncio.to_thread(write_batch, store, values, positions, guard)
+            result = await asyncio.to_thread(
+                write_batch, store, values, positions, guard, unreachable
+            )
+            pipeline.clickhouse_reachable = True
+            metrics.CLICKHOUSE_REACHABLE.set(1)
             pipeline.count("sink_rows", result.rows)
             for index, error in result.undecodable.items():
                 if batch[index].message.topic in SINK_OWNED_TOPICS:

@@ -6,11 +6,15 @@ code path.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import threading
+import time
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -18,6 +22,8 @@ from schemas.exceptions import LinePulseError
 from streams.settings import StoreSettings
 
 DATABASE = "linepulse"
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 _FORMATS = {
     "csv": "CSVWithNames",
     "json": "JSONEachRow",
@@ -111,46 +117,66 @@ class ServerStore:
 
         assert settings.clickhouse_url is not None
         password = settings.clickhouse_password
-        try:
+        with _server_errors(f"cannot reach ClickHouse at {settings.clickhouse_url}"):
             self._client = clickhouse_connect.get_client(
                 dsn=settings.clickhouse_url,
                 username=settings.clickhouse_user,
                 password=password.get_secret_value() if password else "",
             )
-        except Exception as exc:
-            msg = f"cannot reach ClickHouse at {settings.clickhouse_url}: {exc}"
-            raise StoreError(msg) from exc
 
     def execute(self, sql: str) -> None:
-        try:
+        with _server_errors("ClickHouse refused"):
             self._client.command(sql)
-        except Exception as exc:
-            msg = f"ClickHouse refused: {exc}"
-            raise StoreError(msg) from exc
 
     def query_bytes(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
-        try:
+        with _server_errors("ClickHouse refused"):
             return bytes(self._client.raw_query(sql, fmt=fmt))
-        except Exception as exc:
-            msg = f"ClickHouse refused: {exc}"
-            raise StoreError(msg) from exc
 
     def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
-        from clickhouse_connect.driver.exceptions import OperationalError
-
         if not rows:
             return
-        try:
+        with _server_errors(f"ClickHouse refused the insert into {table}"):
             self._client.raw_insert(table, insert_block=_json_rows(rows), fmt="JSONEachRow")
-        except OperationalError as exc:
-            msg = f"ClickHouse is unreachable: {exc}"
-            raise StoreError(msg, retriable=True) from exc
-        except Exception as exc:
-            msg = f"ClickHouse refused the insert into {table}: {exc}"
-            raise StoreError(msg) from exc
 
     def close(self) -> None:
         self._client.close()
+
+
+@contextlib.contextmanager
+def _server_errors(refused: str) -> Iterator[None]:
+    """A server that cannot be reached is a retriable error; a refusal is not."""
+    from clickhouse_connect.driver.exceptions import OperationalError
+
+    try:
+        yield
+    except OperationalError as exc:
+        msg = f"ClickHouse is unreachable: {exc}"
+        raise StoreError(msg, retriable=True) from exc
+    except Exception as exc:
+        msg = f"{refused}: {exc}"
+        raise StoreError(msg) from exc
+
+
+def until_reachable(
+    action: Callable[[], T],
+    what: str,
+    on_retry: Callable[[StoreError], None] | None = None,
+    max_backoff_s: float = 30.0,
+) -> T:
+    """Run `action`; while ClickHouse cannot be reached, wait with a growing pause and retry.
+    Whoever calls this waits with it (the sink's stream stops consuming: back-pressure)."""
+    backoff = 0.5
+    while True:
+        try:
+            return action()
+        except StoreError as error:
+            if not error.retriable:
+                raise
+            if on_retry is not None:
+                on_retry(error)
+            log.warning("%s: retrying in %.1f s: %s", what, backoff, error)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, max_backoff_s)
 
 
 def open_store(settings: StoreSettings) -> Store:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -70,7 +71,8 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"worker exited early\n{self.log_tail()}")
-            if running_owner(self.data_dir) and self.health().get("ready"):
+            owns_store = "LINEPULSE_CLICKHOUSE_URL" in self.env or running_owner(self.data_dir)
+            if owns_store and self.health().get("ready"):
                 return
             time.sleep(0.5)
         self.stop()
@@ -80,6 +82,8 @@ class WorkerProcess:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
                 return json.loads(r.read())
+        except urllib.error.HTTPError as not_ready:  # 503 with the same body
+            return json.loads(not_ready.read())
         except Exception:  # noqa: BLE001 - not up yet
             return {}
 

@@ -1,0 +1,155 @@
+"""The ClickHouse-server code path (clickhouse-connect over HTTP) and a ClickHouse outage.
+
+No ClickHouse server can be installed here: the real engine (chdb) is served over ClickHouse's
+HTTP interface by tests/chdb_http.py, which can be stopped and started again like a server.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectors.broker import free_port, terminate
+from connectors.publisher import Publisher
+from schemas.events import SensorReading
+from streams.settings import StoreSettings
+from streams.store import ServerStore, StoreError, query_rows
+from tests.integration.conftest import FAST_WINDOWS, WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+
+class ChdbServer:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.chdb_http",
+                "--port",
+                str(self.port),
+                "--path",
+                str(self.path),
+            ],
+            stdout=subprocess.PIPE,
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == b"serving"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            terminate(self.process, 10)
+            self.process = None
+
+    def store(self) -> ServerStore:
+        return ServerStore(StoreSettings(clickhouse_url=self.url))
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ChdbServer]:
+    started = ChdbServer(tmp_path / "server")
+    started.start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def _linepulse(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+        check=False,
+    )
+
+
+def test_db_migrate_prepares_a_server_and_a_worker_refuses_an_unmigrated_one(server, tmp_path):
+    env = {"LINEPULSE_CLICKHOUSE_URL": server.url}
+    version = _linepulse("db", "version", env=env)
+    assert version.stdout.strip() == "schema version: 0", version.stdout + version.stderr
+    migrated = _linepulse("db", "migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    again = _linepulse("db", "migrate", env=env)
+    assert "applied: nothing" in again.stdout
+    store = server.store()
+    try:
+        with pytest.raises(StoreError, match="UNKNOWN_TABLE|does not exist"):
+            store.query_bytes("SELECT * FROM linepulse.nope")
+    finally:
+        store.close()
+
+
+def test_clickhouse_away_for_a_while_loses_no_rows(kafka_bootstrap, server, tmp_path, request):
+    assert _linepulse("db", "migrate", env={"LINEPULSE_CLICKHOUSE_URL": server.url}).returncode == 0
+    asset = f"away{uuid.uuid4().hex[:6]}/l1/s1/m1"
+    start = int(time.time() * 1000) - 60_000
+
+    def readings(first: int, count: int) -> list[SensorReading]:
+        return [
+            SensorReading(time=start + i * 10, asset=asset, sensor="temp", value=float(i % 50))
+            for i in range(first, first + count)
+        ]
+
+    worker = WorkerProcess(
+        kafka_bootstrap, tmp_path / "worker", clickhouse_url=server.url, **FAST_WINDOWS
+    )
+    worker.data_dir.mkdir()
+    request.addfinalizer(worker.stop)
+    worker.start()
+    publisher = Publisher({"bootstrap.servers": kafka_bootstrap})
+    count_sql = (
+        "SELECT count() AS n, uniqExact(event_id) AS ids FROM linepulse.sensor_readings "
+        f"WHERE asset = '{asset}'"
+    )
+
+    def stored() -> dict:
+        store = server.store()
+        try:
+            return query_rows(store, count_sql)[0]
+        finally:
+            store.close()
+
+    def wait_for(predicate, what: str, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"{what} not seen in {timeout_s} s\n{worker.log_tail()}")
+
+    for event in readings(0, 1000):
+        publisher.publish(event)
+    publisher.flush()
+    wait_for(lambda: stored()["n"] == 1000, "the first readings")
+
+    server.stop()
+    for event in readings(1000, 1500):
+        publisher.publish(event)
+    publisher.flush()
+    wait_for(
+        lambda: worker.health().get("clickhouse", "").startswith("unreachable"),
+        "the worker reporting ClickHouse unreachable",
+    )
+    time.sleep(3)  # a few retries with backoff
+    server.start()
+    wait_for(lambda: stored()["n"] >= 2500, "the readings held while ClickHouse was away", 90)
+    time.sleep(2)
+    assert stored() == {"n": 2500, "ids": 2500}
+    wait_for(lambda: worker.health().get("ready"), "the worker ready again")
+    assert "linepulse_sink_retries_total" in worker.metrics()
