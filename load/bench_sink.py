@@ -1,0 +1,108 @@
+"""Sink throughput against a bare bulk insert of the same rows into the same engine.
+
+    python load/bench_sink.py --rows 200000 --json load/bench-sink.json
+
+Both run in one process on one embedded ClickHouse (chdb) with LinePulse's schema (its
+materialized views included), one after the other, on the same readings:
+- bare: the rows already built, serialized with orjson and inserted as JSONEachRow in blocks of
+  the sink's batch size: the least any Python writer must do;
+- sink: `write_batch` on the Kafka message bytes, as the worker calls it: decode and validate
+  each message, build its rows, insert (and the replay lookups after a restart, measured apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from schemas.codec import encode  # noqa: E402
+from schemas.events import SensorReading  # noqa: E402
+from streams.replay import ReplayGuard  # noqa: E402
+from streams.rows import rows_of  # noqa: E402
+from streams.sink import write_batch  # noqa: E402
+from streams.store import EmbeddedStore, migrate, query_rows  # noqa: E402
+
+TABLE = "linepulse.sensor_readings"
+
+
+def readings(count: int) -> list[SensorReading]:
+    start = int(time.time() * 1000) - 3_600_000
+    return [
+        SensorReading(
+            time=start + i,
+            asset=f"bench/l{i % 4}/s{i % 16}/m{i % 64}",
+            sensor=f"t{i % 5}",
+            value=20.0 + (i % 1000) / 100,
+        )
+        for i in range(count)
+    ]
+
+
+def count_rows(store: EmbeddedStore) -> int:
+    return int(query_rows(store, f"SELECT count() AS n FROM {TABLE}")[0]["n"])
+
+
+def bare(store: EmbeddedStore, events: list[SensorReading], batch: int) -> float:
+    rows = [row for event in events for _, row in rows_of(event)]
+    started = time.perf_counter()
+    for first in range(0, len(rows), batch):
+        block = b"\n".join(orjson.dumps(row) for row in rows[first : first + batch])
+        store.execute(f"INSERT INTO {TABLE} FORMAT JSONEachRow\n" + block.decode())
+    return time.perf_counter() - started
+
+
+def sink(store: EmbeddedStore, values: list[bytes], batch: int, guard: ReplayGuard | None) -> float:
+    started = time.perf_counter()
+    for first in range(0, len(values), batch):
+        block = values[first : first + batch]
+        positions = [("readings", 0, first + i) for i in range(len(block))]
+        write_batch(store, block, positions if guard else None, guard)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=5000, help="rows per insert (the sink's)")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    events = readings(args.rows)
+    values = [encode(event) for event in events]
+    with tempfile.TemporaryDirectory() as directory:
+        store = EmbeddedStore(Path(directory) / "clickhouse")
+        try:
+            migrate(store)
+            bare_s = bare(store, events, args.batch)
+            assert count_rows(store) == args.rows
+            store.execute(f"TRUNCATE TABLE {TABLE}")
+            sink_s = sink(store, values, args.batch, None)
+            assert count_rows(store) == args.rows
+            # a restart that reads everything again: every row is looked up and none inserted
+            replay_s = sink(store, values, args.batch, ReplayGuard())
+            assert count_rows(store) == args.rows
+        finally:
+            store.close()
+    result = {
+        "rows": args.rows,
+        "batch": args.batch,
+        "bare_rows_per_s": round(args.rows / bare_s),
+        "sink_rows_per_s": round(args.rows / sink_s),
+        "sink_ratio_to_bare": round(bare_s / sink_s, 3),
+        "replay_check_rows_per_s": round(args.rows / replay_s),
+        "replay_check_ratio_to_bare": round(bare_s / replay_s, 3),
+    }
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
