@@ -24,6 +24,7 @@ from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
 from streams.store import (
     Store,
     StoreError,
+    apply_retention,
     migrate,
     open_store,
     output_format,
@@ -204,6 +205,7 @@ def open_pipeline_store(pipeline: Pipeline) -> Store:
     )
     if pipeline.store_settings.clickhouse_url is None:
         migrate(store)
+        apply_retention(store, settings)
     until_reachable(lambda: require_schema(store), "reading the ClickHouse schema version")
     pipeline.store = store
     return store

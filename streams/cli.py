@@ -297,13 +297,16 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _db(args: argparse.Namespace) -> int:
-    from streams.store import migrate, open_store, schema_version
+    from streams.store import apply_retention, migrate, open_store, schema_version
 
-    store = open_store(settings_from_args(StoreSettings, args))
+    settings = settings_from_args(StoreSettings, args)
+    store = open_store(settings)
     try:
         if args.action == "migrate":
             applied = migrate(store)
             print(f"applied: {applied or 'nothing, schema is current'}")
+            retention = apply_retention(store, settings)
+            print(f"retention changed: {', '.join(retention) or 'nothing'}")
         print(f"schema version: {schema_version(store)}")
     finally:
         store.close()

@@ -79,6 +79,20 @@ class StoreSettings(BaseSettings):
     )
     clickhouse_user: str = Field("default", description="ClickHouse server user")
     clickhouse_password: SecretStr | None = Field(None, description="ClickHouse server password")
+    clickhouse_ca_file: Path | None = Field(
+        None, description="CA certificate (PEM) that signed the ClickHouse server's certificate"
+    )
+    clickhouse_verify: bool = Field(True, description="verify the ClickHouse server certificate")
+    retention_raw_days: int = Field(30, ge=1, description="days raw sensor readings are kept")
+    retention_detail_days: int = Field(
+        90, ge=1, description="days per-second summaries, anomaly scores and dead letters are kept"
+    )
+    retention_events_days: int = Field(
+        365, ge=1, description="days machine and MES events are kept"
+    )
+    retention_aggregate_days: int = Field(
+        730, ge=90, description="days OEE windows, alerts and sensor rollups are kept (90 at least)"
+    )
 
     @property
     def chdb_path(self) -> Path:

@@ -122,6 +122,8 @@ class ServerStore:
                 dsn=settings.clickhouse_url,
                 username=settings.clickhouse_user,
                 password=password.get_secret_value() if password else "",
+                verify=settings.clickhouse_verify,
+                ca_cert=str(settings.clickhouse_ca_file) if settings.clickhouse_ca_file else None,
             )
 
     def execute(self, sql: str) -> None:
@@ -225,6 +227,42 @@ def migrate(store: Store) -> list[int]:
         store.insert_rows(f"{DATABASE}.schema_migrations", [{"version": version, "name": name}])
         applied.append(version)
     return applied
+
+
+RETENTION_GROUPS = {
+    "sensor_readings": "retention_raw_days",
+    "sensor_seconds": "retention_detail_days",
+    "anomaly_scores": "retention_detail_days",
+    "dead_letters": "retention_detail_days",
+    "machine_events": "retention_events_days",
+    "mes_events": "retention_events_days",
+    "oee_windows": "retention_aggregate_days",
+    "alerts": "retention_aggregate_days",
+    "sensor_minutes": "retention_aggregate_days",
+    "sensor_hours": "retention_aggregate_days",
+}
+_TTL = re.compile(r"TTL (.+?) \+ toIntervalDay\((\d+)\)")
+
+
+def apply_retention(store: Store, settings: StoreSettings) -> list[str]:
+    """Set each table's TTL to the configured days where it differs; returns the changed tables.
+    (A changed TTL is applied to the stored parts by ClickHouse in the background.)"""
+    tables = query_rows(
+        store,
+        f"SELECT name, create_table_query FROM system.tables WHERE database = '{DATABASE}'",
+    )
+    changed = []
+    for row in tables:
+        days_field = RETENTION_GROUPS.get(row["name"])
+        found = _TTL.search(row["create_table_query"]) if days_field else None
+        if days_field is None or found is None:
+            continue
+        days = int(getattr(settings, days_field))
+        if int(found.group(2)) != days:
+            table = f"{DATABASE}.{row['name']}"
+            store.execute(f"ALTER TABLE {table} MODIFY TTL {found.group(1)} + INTERVAL {days} DAY")
+            changed.append(row["name"])
+    return changed
 
 
 def schema_version(store: Store) -> int:

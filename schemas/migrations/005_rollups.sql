@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS linepulse.sensor_minutes
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(minute)
 ORDER BY (asset, sensor, minute)
-TTL minute + INTERVAL 180 DAY;
+TTL minute + INTERVAL 730 DAY;
 
 CREATE TABLE IF NOT EXISTS linepulse.sensor_hours
 (

@@ -336,3 +336,28 @@ def test_every_grafana_panel_and_variable_query_runs_on_the_real_schema(store):
     results = {sql: query_rows(store, grafana_sql(sql)) for sql in queries}
     stat = results[dashboard["panels"][0]["targets"][0]["rawSql"]]
     assert stat[0]["availability"] == pytest.approx(0.5)
+
+
+def test_retention_follows_the_settings_and_changes_only_what_differs(store):
+    from streams.settings import StoreSettings
+    from streams.store import apply_retention
+
+    assert apply_retention(store, StoreSettings()) == []
+    shorter = StoreSettings(retention_raw_days=7, retention_aggregate_days=400)
+    changed = apply_retention(store, shorter)
+    assert sorted(changed) == [
+        "alerts",
+        "oee_windows",
+        "sensor_hours",
+        "sensor_minutes",
+        "sensor_readings",
+    ]
+    ttl = query_rows(
+        store,
+        "SELECT create_table_query AS q FROM system.tables "
+        "WHERE database = 'linepulse' AND name = 'sensor_readings'",
+    )[0]["q"]
+    assert "TTL toDateTime(time) + toIntervalDay(7)" in ttl
+    assert apply_retention(store, shorter) == []
+    with pytest.raises(ValueError, match="90"):
+        StoreSettings(retention_aggregate_days=30)

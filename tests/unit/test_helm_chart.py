@@ -134,3 +134,24 @@ def test_grafana_dashboard_ships_as_a_sidecar_configmap():
         p["datasource"]["type"] == "grafana-clickhouse-datasource" for p in dashboard["panels"]
     )
     assert not by_kind(render(minimal), "ConfigMap")
+
+
+def test_clickhouse_ca_and_retention_reach_the_worker_and_the_migration():
+    docs = render(scenario("all"))
+    container = worker_container(docs)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["LINEPULSE_CLICKHOUSE_CA_FILE"] == "/etc/linepulse/clickhouse-ca/ca.crt"
+    assert env["LINEPULSE_RETENTION_RAW_DAYS"] == "14"
+    assert {
+        "name": "clickhouse-ca",
+        "mountPath": "/etc/linepulse/clickhouse-ca",
+        "readOnly": True,
+    } in (container["volumeMounts"])
+    (job,) = by_kind(docs, "Job")
+    migrate = next(
+        c for c in job["spec"]["template"]["spec"]["containers"] if c["name"] == "migrate"
+    )
+    assert {"name": "LINEPULSE_RETENTION_AGGREGATE_DAYS", "value": "1095"} in migrate["env"]
+    assert any(m["name"] == "clickhouse-ca" for m in migrate["volumeMounts"])
+    with pytest.raises(Exception, match="aggregateDays|minimum"):
+        render({**scenario("minimal"), "clickhouse": {"retention": {"aggregateDays": 30}}})

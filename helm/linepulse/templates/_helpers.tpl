@@ -78,9 +78,23 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 - name: LINEPULSE_DATA_DIR
   value: /data
+{{- with .Values.clickhouse.retention }}
+- name: LINEPULSE_RETENTION_RAW_DAYS
+  value: {{ .rawDays | quote }}
+- name: LINEPULSE_RETENTION_DETAIL_DAYS
+  value: {{ .detailDays | quote }}
+- name: LINEPULSE_RETENTION_EVENTS_DAYS
+  value: {{ .eventsDays | quote }}
+- name: LINEPULSE_RETENTION_AGGREGATE_DAYS
+  value: {{ .aggregateDays | quote }}
+{{- end }}
 {{- if .Values.clickhouse.url }}
 - name: LINEPULSE_CLICKHOUSE_URL
   value: {{ .Values.clickhouse.url | quote }}
+{{- if .Values.clickhouse.caSecret }}
+- name: LINEPULSE_CLICKHOUSE_CA_FILE
+  value: /etc/linepulse/clickhouse-ca/{{ .Values.clickhouse.caKey }}
+{{- end }}
 {{- if .Values.clickhouse.existingSecret }}
 - name: LINEPULSE_CLICKHOUSE_USER
   valueFrom:
@@ -96,8 +110,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end -}}
 
-{{/* Volumes with the Kafka TLS material. */}}
+{{/* Volumes with the Kafka and ClickHouse TLS material. */}}
 {{- define "linepulse.tlsVolumes" -}}
+{{- if and .Values.clickhouse.url .Values.clickhouse.caSecret }}
+- name: clickhouse-ca
+  secret:
+    secretName: {{ .Values.clickhouse.caSecret }}
+{{- end }}
 {{- if .Values.kafka.tls.enabled }}
 - name: kafka-ca
   secret:
@@ -111,6 +130,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "linepulse.tlsMounts" -}}
+{{- if and .Values.clickhouse.url .Values.clickhouse.caSecret }}
+- name: clickhouse-ca
+  mountPath: /etc/linepulse/clickhouse-ca
+  readOnly: true
+{{- end }}
 {{- if .Values.kafka.tls.enabled }}
 - name: kafka-ca
   mountPath: /etc/linepulse/kafka-ca
