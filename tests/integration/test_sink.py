@@ -295,6 +295,15 @@ def test_daily_and_shift_rollups_are_recomputed_from_the_closed_windows(store):
     for view in ("oee_daily_refresh", "oee_shift_refresh"):
         store.execute(f"SYSTEM REFRESH VIEW linepulse.{view}")
         store.execute(f"SYSTEM WAIT VIEW linepulse.{view}")
+    windows = query_rows(
+        store,
+        "SELECT toUnixTimestamp64Milli(window_start) - "
+        f"{base} AS start, version, good FROM linepulse.oee_windows FINAL ORDER BY start",
+    )
+    assert windows == [
+        {"start": 0, "version": 1, "good": 10},
+        {"start": 60_000, "version": 2, "good": 20},  # one current row per window
+    ]
     daily = query_rows(
         store,
         "SELECT good, run_time_s, availability FROM linepulse.oee_daily_rollup FINAL "
