@@ -7,6 +7,8 @@ naive times are refused because plant clocks without a zone cannot be placed on 
 from __future__ import annotations
 
 import math
+import re
+import time
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -43,14 +45,26 @@ def _to_epoch_ms(value: Any) -> Any:
 
 
 EpochMs = Annotated[int, BeforeValidator(_to_epoch_ms), Field(ge=MIN_TIME_MS, le=MAX_TIME_MS)]
+ASSET_PATTERN = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,3}$"
 AssetPath = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,3}$",
+        pattern=ASSET_PATTERN,
         description="plant/line/station/machine (a prefix names a plant, line or station)",
     ),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def asset_or_unknown(text: object) -> str:
+    """`text` if it is an asset path, else "unknown" (for dead letters of malformed input)."""
+    if isinstance(text, str) and re.fullmatch(ASSET_PATTERN, text):
+        return text
+    return "unknown"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 Quality = Literal["good", "uncertain", "bad"]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from schemas import topics
 from schemas.codec import encode
-from schemas.events import Alert, DeadLetter
+from schemas.events import Alert, DeadLetter, asset_or_unknown, now_ms
 from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.logs import json_handler
@@ -33,10 +32,6 @@ from streams.store import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _credentials(kafka: KafkaSettings) -> Any:
@@ -130,7 +125,7 @@ class Pipeline:
         key = message.key.decode(errors="replace") if isinstance(message.key, bytes) else None
         letter = DeadLetter(
             time=now_ms(),
-            asset=_asset_or_unknown(key),
+            asset=asset_or_unknown(key),
             source_topic=message.topic,
             partition=message.partition,
             offset=message.offset,
@@ -157,14 +152,6 @@ class Pipeline:
             },
         )
         await self.send(topics.DEAD_LETTERS, letter.asset, encode(letter))
-
-
-def _asset_or_unknown(key: str | None) -> str:
-    import re
-
-    if key and re.fullmatch(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,3}", key):
-        return key
-    return "unknown"
 
 
 def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> Pipeline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -17,6 +18,7 @@ from schemas.exceptions import LinePulseError
 from streams.cliargs import add_env_flag, add_settings_flags, settings_from_args
 from streams.settings import (
     KafkaSettings,
+    MesSettings,
     PublisherSettings,
     SimulatorSettings,
     StoreSettings,
@@ -79,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     connect.add_argument("--config", type=Path, required=True, help="plant.yaml with the devices")
     add_settings_flags(connect, KafkaSettings)
     add_settings_flags(connect, PublisherSettings)
+
+    mes = commands.add_parser("mes", help="serve the MES endpoint (HTTP JSON events to Kafka)")
+    add_settings_flags(mes, MesSettings)
+    add_settings_flags(mes, KafkaSettings)
+    add_settings_flags(mes, PublisherSettings)
 
     topics = commands.add_parser("topics", help="create LinePulse's topics on the broker")
     add_settings_flags(topics, KafkaSettings)
@@ -240,6 +247,21 @@ def _connect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mes(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from connectors.mes.endpoint import MesEndpoint, serve
+
+    settings = settings_from_args(MesSettings, args)
+    kafka = settings_from_args(KafkaSettings, args)
+    publisher = settings_from_args(PublisherSettings, args).publisher(kafka, "mes")
+    assert settings.token is not None  # the settings refuse to exist without one
+    endpoint = MesEndpoint(publisher, settings.token.get_secret_value(), settings.max_events)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(endpoint, settings))
+    return 0
+
+
 def _topics(args: argparse.Namespace) -> int:
     from connectors.topics import ensure_topics
 
@@ -321,6 +343,7 @@ def _broker(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "demo": _demo,
+    "mes": _mes,
     "worker": _worker,
     "simulate": _simulate,
     "topics": _topics,

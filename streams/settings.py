@@ -6,7 +6,7 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.states import State, state_family
@@ -218,6 +218,38 @@ class PublisherSettings(BaseSettings):
         return Publisher(
             kafka.confluent_config(), spool=spool, message_timeout_s=self.message_timeout_s
         )
+
+
+class MesSettings(BaseSettings):
+    """The MES endpoint: where it listens, who gets in, how much it takes."""
+
+    model_config = SettingsConfigDict(env_prefix="LINEPULSE_MES_", frozen=True)
+
+    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 in a container)")
+    port: int = Field(8088, ge=1, le=65535, description="port to listen on")
+    token: SecretStr | None = Field(
+        None, description="bearer token MES clients must send (required; keep it in a secret)"
+    )
+    max_body_mb: float = Field(4.0, gt=0, description="largest request body")
+    max_events: int = Field(5000, ge=1, description="most events in one batch request")
+    tls_cert_file: Path | None = Field(None, description="server certificate (PEM): serve HTTPS")
+    tls_key_file: Path | None = Field(None, description="key of the server certificate (PEM)")
+    tls_client_ca_file: Path | None = Field(
+        None, description="CA of client certificates: only clients it signed get in (mTLS)"
+    )
+
+    @model_validator(mode="after")
+    def _secured(self) -> MesSettings:
+        if self.token is None or not self.token.get_secret_value().strip():
+            msg = "the MES endpoint needs a token: set LINEPULSE_MES_TOKEN (from a secret)"
+            raise ValueError(msg)
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            msg = "HTTPS needs both LINEPULSE_MES_TLS_CERT_FILE and LINEPULSE_MES_TLS_KEY_FILE"
+            raise ValueError(msg)
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            msg = "client certificates (mTLS) need HTTPS: set the TLS cert and key files"
+            raise ValueError(msg)
+        return self
 
 
 class SimulatorSettings(BaseSettings):
