@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from connectors.health import start_health_server
 from connectors.modbus.poller import ModbusPoller
 from connectors.modbus.registers import DeviceMap
 from connectors.opcua.client import OpcUaConnector, OpcUaEndpoint
@@ -52,8 +53,13 @@ def load_config(path: Path) -> PlantConfig:
 
 
 async def run_connectors(
-    config: PlantConfig, publisher: Publisher, stop: asyncio.Event | None = None
+    config: PlantConfig,
+    publisher: Publisher,
+    stop: asyncio.Event | None = None,
+    health_address: tuple[str, int] | None = None,
 ) -> None:
+    """Run every configured connector until `stop`; with `health_address`, serve /metrics,
+    /livez and /health there."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -68,14 +74,28 @@ async def run_connectors(
         len(subscribers),
     )
 
+    def connections() -> dict[str, bool]:
+        return {
+            **{f"modbus {p.name}": p.health.up for p in pollers},
+            **{f"opcua {s.endpoint.url}": s.up for s in subscribers},
+        }
+
+    runner = None
+    if health_address is not None:
+        runner = await start_health_server(connections, *health_address)
+
     async def maintain() -> None:
         while not stop.is_set():
             publisher.maintain()
             await asyncio.sleep(0.5)
 
-    await asyncio.gather(
-        maintain(),
-        *(p.run(publisher.publish, stop) for p in pollers),
-        *(s.run(publisher.publish, stop) for s in subscribers),
-    )
-    publisher.flush()
+    try:
+        await asyncio.gather(
+            maintain(),
+            *(p.run(publisher.publish, stop) for p in pollers),
+            *(s.run(publisher.publish, stop) for s in subscribers),
+        )
+        publisher.flush()
+    finally:
+        if runner is not None:
+            await runner.cleanup()

@@ -77,8 +77,26 @@ def _parser() -> argparse.ArgumentParser:
     for cls in (KafkaSettings, SimulatorSettings, PublisherSettings):
         add_settings_flags(simulate, cls)
 
-    connect = commands.add_parser("connect", help="run the configured connectors (Modbus TCP)")
+    connect = commands.add_parser(
+        "connect", help="run the configured connectors (Modbus TCP, OPC UA)"
+    )
     connect.add_argument("--config", type=Path, required=True, help="plant.yaml with the devices")
+    add_env_flag(
+        connect,
+        "--health-host",
+        "LINEPULSE_CONNECT_HEALTH_HOST",
+        str,
+        "127.0.0.1",
+        "address of the /metrics, /livez and /health endpoint (0.0.0.0 in a container)",
+    )
+    add_env_flag(
+        connect,
+        "--health-port",
+        "LINEPULSE_CONNECT_HEALTH_PORT",
+        int,
+        9108,
+        "port of the /metrics, /livez and /health endpoint (0: none)",
+    )
     add_settings_flags(connect, KafkaSettings)
     add_settings_flags(connect, PublisherSettings)
 
@@ -243,7 +261,8 @@ def _connect(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     kafka = settings_from_args(KafkaSettings, args)
     publisher = settings_from_args(PublisherSettings, args).publisher(kafka, "connect")
-    asyncio.run(run_connectors(config, publisher))
+    health = (args.health_host, args.health_port) if args.health_port else None
+    asyncio.run(run_connectors(config, publisher, health_address=health))
     return 0
 
 

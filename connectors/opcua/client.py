@@ -102,6 +102,7 @@ class _Handler:
 class OpcUaConnector:
     endpoint: OpcUaEndpoint
     sessions: int = 0
+    up: bool = False
     _client: Client | None = field(default=None, repr=False)
 
     async def _open(self, publish: Callable[[SensorReading], None]) -> Client:
@@ -119,6 +120,7 @@ class OpcUaConnector:
         if self.sessions > 1:
             RECONNECTS.labels(self.endpoint.url).inc()
         CONNECTOR_UP.labels(self.endpoint.url).set(1)
+        self.up = True
         log.info(
             "OPC UA session %d to %s with %d monitored items",
             self.sessions,
@@ -143,6 +145,7 @@ class OpcUaConnector:
                         continue
             except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
                 CONNECTOR_UP.labels(self.endpoint.url).set(0)
+                self.up = False
                 log.warning(
                     "OPC UA %s lost (%s); reconnecting in %.1f s",
                     self.endpoint.url,

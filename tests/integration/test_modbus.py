@@ -144,10 +144,12 @@ async def test_linepulse_connect_publishes_device_values_to_kafka(kafka_bootstra
             }
         )
     )
+    health_port = free_port()
     env = {
         **os.environ,
         "LINEPULSE_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "LINEPULSE_PUBLISHER_SPOOL_DIR": str(tmp_path / "spool"),
+        "LINEPULSE_CONNECT_HEALTH_PORT": str(health_port),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -169,10 +171,37 @@ async def test_linepulse_connect_publishes_device_values_to_kafka(kafka_bootstra
             3,
             30,
         )
+        health = await asyncio.to_thread(_get, f"http://127.0.0.1:{health_port}/health")
+        metrics = await asyncio.to_thread(_get, f"http://127.0.0.1:{health_port}/metrics")
+        await server.shutdown()
+        server = None
+        deadline = asyncio.get_running_loop().time() + 20
+        down = health
+        while down[0] == 200 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.5)
+            down = await asyncio.to_thread(_get, f"http://127.0.0.1:{health_port}/health")
     finally:
         process.terminate()
         await process.wait()
-        await server.shutdown()
+        if server is not None:
+            await server.shutdown()
+    assert health == (
+        200,
+        f'{{"healthy": true, "connections": {{"modbus 127.0.0.1:{port}": true}}}}',
+    )
+    assert down[0] == 503  # the device stopped answering
+    assert f'linepulse_modbus_requests_total{{device="127.0.0.1:{port}"}}' in metrics[1]
     assert [r["value"] for r in readings] == [512.25] * 3
     assert {(r["sensor"], r["unit"]) for r in readings} == {("force", "kN")}
     assert process.returncode == 0
+
+
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
