@@ -65,6 +65,8 @@ def asset_or_unknown(text: object) -> str:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
 Quality = Literal["good", "uncertain", "bad"]
 
 

@@ -14,7 +14,7 @@ import yaml
 CHART = Path(__file__).resolve().parents[2] / "helm" / "linepulse"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 KUBERNETES = "1.30.0"
-CUSTOM_KINDS = {"ServiceMonitor", "ScaledObject"}  # CRDs: not in the Kubernetes schemas
+CUSTOM_KINDS = {"ServiceMonitor", "PodMonitor", "ScaledObject"}  # CRDs, not in the schemas
 
 
 def render(values: dict) -> list[dict]:
@@ -61,7 +61,7 @@ def test_pods_run_as_non_root_with_a_read_only_root_filesystem():
         for d in docs
         if d["kind"] in ("StatefulSet", "Deployment", "Job")
     ]
-    assert len(pods) == 3
+    assert len(pods) == 6  # worker, setup job, simulator, two connector sets, MES endpoint
     for pod in pods:
         assert pod["securityContext"]["runAsNonRoot"] is True
         for container in pod["containers"]:
@@ -155,3 +155,53 @@ def test_clickhouse_ca_and_retention_reach_the_worker_and_the_migration():
     assert any(m["name"] == "clickhouse-ca" for m in migrate["volumeMounts"])
     with pytest.raises(Exception, match="aggregateDays|minimum"):
         render({**scenario("minimal"), "clickhouse": {"retention": {"aggregateDays": 30}}})
+
+
+def test_each_connector_set_runs_alone_with_its_tag_maps_from_a_configmap(tmp_path):
+    from connectors.run import load_config
+
+    docs = render(scenario("all"))
+    maps = {d["metadata"]["name"]: d for d in by_kind(docs, "ConfigMap")}
+    deployments = {
+        d["metadata"]["labels"]["linepulse.io/connector-set"]: d
+        for d in by_kind(docs, "Deployment")
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "connector"
+    }
+    assert sorted(deployments) == ["body-shop", "paint-shop"]
+    body = deployments["body-shop"]
+    assert body["spec"]["strategy"] == {"type": "Recreate"}
+    assert body["spec"]["replicas"] == 1
+    pod = body["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["connect", "--config", "/etc/linepulse/connect/plant.yaml"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    config_name = next(v["configMap"]["name"] for v in pod["volumes"] if v["name"] == "config")
+    plant_yaml = tmp_path / "plant.yaml"
+    plant_yaml.write_text(maps[config_name]["data"]["plant.yaml"])
+    config = load_config(plant_yaml)  # what the connector will read, validated by it
+    assert config.modbus[0].tags[0].asset == "plant1/body/st010/press1"
+    assert config.opcua[0].url == "opc.tcp://10.20.1.40:4840"
+    annotations = body["spec"]["template"]["metadata"]["annotations"]
+    assert len(annotations["checksum/config"]) == 64  # a changed tag map restarts the pod
+
+
+def test_mes_endpoint_takes_its_token_from_a_secret_behind_a_service_and_ingress():
+    docs = render(scenario("all"))
+    (deployment,) = [
+        d for d in by_kind(docs, "Deployment") if d["metadata"]["name"].endswith("-mes")
+    ]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["LINEPULSE_MES_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "linepulse-mes-token",
+        "key": "token",
+    }
+    assert env["LINEPULSE_MES_TLS_CERT_FILE"]["value"] == "/etc/linepulse/mes-tls/tls.crt"
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    (service,) = [s for s in by_kind(docs, "Service") if s["metadata"]["name"].endswith("-mes")]
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+    (ingress,) = by_kind(docs, "Ingress")
+    assert ingress["spec"]["rules"][0]["host"] == "mes-gateway.plant.local"
+    assert ingress["spec"]["tls"][0]["secretName"] == "mes-gateway-tls"
+    with pytest.raises(Exception, match="tokenSecret|minLength"):
+        render({**scenario("minimal"), "mes": {"enabled": True}})
