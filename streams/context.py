@@ -1,0 +1,103 @@
+"""Production context over time, from MES events (pure).
+
+Per asset and per field (work order, product, shift, vehicle, operator) the book keeps the
+values in force from each MES event's time on. The context of an event is looked up as of its
+own time, so events read late or replayed still get the context they happened in. An asset
+inherits what its ancestors carry (a shift started for a line holds on its machines); the more
+specific asset wins. The station is the first three levels of the asset path.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import defaultdict
+from typing import Any
+
+from schemas.events import (
+    OperatorLogin,
+    OperatorLogout,
+    ProductionContext,
+    ShiftEnded,
+    ShiftStarted,
+    VehicleAtStation,
+    WorkOrderEnded,
+    WorkOrderStarted,
+)
+
+FIELDS = ("vin", "operator", "work_order", "product", "shift")
+Timeline = tuple[list[int], list[str | None]]  # times ascending, the value from each time on
+
+
+def changes_of(event: Any) -> dict[str, str | None]:
+    """The context fields an MES event sets (a value) or ends (None)."""
+    if isinstance(event, WorkOrderStarted):
+        return {"work_order": event.work_order, "product": event.product}
+    if isinstance(event, WorkOrderEnded):
+        return {"work_order": None, "product": None}
+    if isinstance(event, ShiftStarted):
+        return {"shift": event.shift}
+    if isinstance(event, ShiftEnded):
+        return {"shift": None}
+    if isinstance(event, VehicleAtStation):
+        return {"vin": event.vin if event.action == "arrived" else None}
+    if isinstance(event, OperatorLogin):
+        return {"operator": event.operator}
+    if isinstance(event, OperatorLogout):
+        return {"operator": None}
+    return {}
+
+
+def _ancestors(asset: str) -> list[str]:
+    """The asset and its ancestors, most specific first."""
+    parts = asset.split("/")
+    return ["/".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
+class ContextBook:
+    """The production context of every asset over time, bounded per asset and field."""
+
+    def __init__(self, changes_kept: int = 1000) -> None:
+        self.changes_kept = changes_kept
+        self._timelines: dict[tuple[str, str], Timeline] = defaultdict(lambda: ([], []))
+        self._lock = threading.Lock()
+
+    def apply(self, event: Any) -> bool:
+        """Record an MES event; False when it changes no context."""
+        changes = changes_of(event)
+        with self._lock:
+            for name, value in changes.items():
+                times, values = self._timelines[(event.asset, name)]
+                index = bisect.bisect_right(times, event.time)
+                times.insert(index, event.time)
+                values.insert(index, value)
+                if len(times) > self.changes_kept:
+                    del times[0], values[0]
+        return bool(changes)
+
+    def _value(self, asset: str, name: str, time_ms: int) -> str | None:
+        for owner in _ancestors(asset):
+            timeline = self._timelines.get((owner, name))
+            if timeline is None:
+                continue
+            times, values = timeline
+            index = bisect.bisect_right(times, time_ms)
+            if index:
+                return values[index - 1]
+        return None
+
+    def at(self, asset: str, time_ms: int) -> ProductionContext:
+        with self._lock:
+            found = {name: self._value(asset, name, time_ms) for name in FIELDS}
+        parts = asset.split("/")
+        station = "/".join(parts[:3]) if len(parts) >= 3 else None
+        return ProductionContext(station=station, **found)
+
+    def enrich(self, event: Any) -> Any:
+        """The event with the context in force at its time; fields it carries itself win."""
+        known = self.at(event.asset, event.time)
+        own = event.context.model_dump(exclude_none=True) if event.context else {}
+        merged = {**known.model_dump(exclude_none=True), **own}
+        if merged == own:
+            return event
+        return event.model_copy(update={"context": ProductionContext(**merged)})
