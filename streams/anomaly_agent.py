@@ -142,6 +142,7 @@ class AnomalyProcessor:
         except InvalidEventError as error:
             await self.pipeline.dead_letter(event, error)
             return
+        decoded = self.pipeline.context.enrich(decoded)
         if not await self.check_health(decoded, message.partition):
             return
         observed: list[Observation]

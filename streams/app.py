@@ -18,6 +18,8 @@ from schemas.codec import encode
 from schemas.events import Alert, DeadLetter, asset_or_unknown, now_ms
 from schemas.exceptions import InvalidEventError
 from streams import metrics
+from streams.context import ContextBook
+from streams.context_feed import ContextFeed
 from streams.logs import json_handler
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
 from streams.store import (
@@ -60,6 +62,8 @@ class Pipeline:
     store_settings: StoreSettings
     store: Store | None = None
     clickhouse_reachable: bool = True
+    context: ContextBook = field(default_factory=ContextBook)
+    context_feed: ContextFeed | None = None
     counters: dict[str, int] = field(default_factory=dict)
     _out_topics: dict[str, faust.TopicT] = field(default_factory=dict)
 
@@ -216,11 +220,15 @@ def _add_views(pipeline: Pipeline) -> None:
     async def health_view(web: Any, request: Any) -> Any:
         assigned = len(app.consumer.assignment()) if app.consumer else 0
         reachable = pipeline.clickhouse_reachable
-        ready = pipeline.store is not None and assigned > 0 and reachable
+        feed = pipeline.context_feed
+        context_ready = feed is None or feed.caught_up.is_set()
+        ready = pipeline.store is not None and assigned > 0 and reachable and context_ready
         body = {
             "ready": ready,
             "assigned_partitions": assigned,
             "clickhouse": "reachable" if reachable else "unreachable: the sink waits and retries",
+            "context": "current" if context_ready else "reading the MES topic",
+            "context_events": feed.applied if feed else 0,
             "counters": pipeline.counters,
         }
         return web.json(body, status=200 if ready else 503)

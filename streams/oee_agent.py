@@ -15,7 +15,7 @@ from faust.types import EventT
 
 from schemas import topics
 from schemas.codec import decode_machine, decode_mes, encode
-from schemas.events import OeeResult, ProductionContext
+from schemas.events import OeeResult
 from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.alerts import AlertEpisodes, AlertPolicy
@@ -206,7 +206,7 @@ class OeeProcessor:
             await self._check_down(windows, known_until)
 
     async def _emit(self, window: ClosedWindow, version: int) -> None:
-        result = oee_result(window, max(version, 0), self.label)
+        result = self.pipeline.context.enrich(oee_result(window, max(version, 0), self.label))
         metrics.OEE_WINDOWS.labels(str(window.provisional).lower()).inc()
         self.pipeline.count("oee_rows")
         await self.pipeline.send(topics.OEE_RESULTS, result.asset, encode(result))
@@ -249,7 +249,7 @@ class OeeProcessor:
             message=f"{windows.asset} stopped ({name}) for {down_s:.0f} s"
             if bad
             else f"{windows.asset} is running again",
-            context=ProductionContext(station=windows.asset.rsplit("/", 1)[0]),
+            context=self.pipeline.context.at(windows.asset, observed_ms),
         )
         await self.pipeline.send_alert(alert)
 

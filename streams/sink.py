@@ -13,9 +13,11 @@ from faust.types import EventT
 
 from schemas import topics
 from schemas.codec import decode_any
+from schemas.events import MachineState, PlcCounter, ProductionCount, SensorReading
 from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.app import Pipeline
+from streams.context import ContextBook
 from streams.replay import Position, ReplayGuard, row_identity, stored_identities
 from streams.rows import Row, rows_of
 from streams.store import Store, StoreError, until_reachable
@@ -48,14 +50,16 @@ SINK_OWNED_TOPICS = frozenset(
 
 
 IndexedRows = list[tuple[int, Row]]
+CONTEXT_TAKERS = (SensorReading, MachineState, ProductionCount, PlcCounter)
 OnRetry = Callable[[StoreError], None] | None
 
 
 def rows_by_table(
-    values: list[bytes],
+    values: list[bytes], context: ContextBook | None = None
 ) -> tuple[dict[str, IndexedRows], dict[int, InvalidEventError]]:
     """Rows per table of a batch, each with the index of its message, and the messages that
-    could not be decoded."""
+    could not be decoded; readings and machine events get the production context of their
+    time from `context`."""
     tables: dict[str, IndexedRows] = defaultdict(list)
     failures: dict[int, InvalidEventError] = {}
     for index, value in enumerate(values):
@@ -64,6 +68,8 @@ def rows_by_table(
         except InvalidEventError as error:
             failures[index] = error
             continue
+        if context is not None and isinstance(event, CONTEXT_TAKERS):
+            event = context.enrich(event)
         for table, row in rows_of(event):
             tables[table].append((index, row))
     return tables, failures
@@ -142,9 +148,10 @@ def write_batch(
     positions: list[Position] | None = None,
     guard: ReplayGuard | None = None,
     on_retry: OnRetry = None,
+    context: ContextBook | None = None,
 ) -> BatchResult:
     """Store a batch's rows; `on_retry` hears of every retry while ClickHouse is unreachable."""
-    tables, undecodable = rows_by_table(values)
+    tables, undecodable = rows_by_table(values, context)
     if guard is not None and positions is not None:
         drop_stored_rows(store, tables, positions, guard, on_retry)
     metrics.SINK_SKIPPED.inc(len(undecodable))
@@ -180,7 +187,7 @@ def register(pipeline: Pipeline) -> None:
             values = [bytes(e.value or b"") for e in batch]
             positions = [(e.message.topic, e.message.partition, e.message.offset) for e in batch]
             result = await asyncio.to_thread(
-                write_batch, store, values, positions, guard, unreachable
+                write_batch, store, values, positions, guard, unreachable, pipeline.context
             )
             pipeline.clickhouse_reachable = True
             metrics.CLICKHOUSE_REACHABLE.set(1)

@@ -10,6 +10,7 @@ from mode import Service
 
 from streams import anomaly_agent, oee_agent, sink
 from streams.app import Pipeline, create_app, open_pipeline_store
+from streams.context_feed import ContextFeed
 from streams.logs import keep_only_json_handlers
 from streams.query_client import remove_owner, write_owner
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
@@ -35,6 +36,19 @@ def build_pipeline(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSet
             remove_owner(store.data_dir)
             if pipeline.store is not None:
                 pipeline.store.close()
+
+    @pipeline.app.service
+    class ContextService(Service):
+        """Keeps the production context of every asset from the whole MES topic."""
+
+        async def on_start(self) -> None:
+            feed = ContextFeed(pipeline.context, kafka.confluent_config(), worker.max_event_age_s)
+            pipeline.context_feed = feed
+            feed.start()
+
+        async def on_stop(self) -> None:
+            if pipeline.context_feed is not None:
+                await asyncio.to_thread(pipeline.context_feed.stop)
 
     return pipeline
 

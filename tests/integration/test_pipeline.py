@@ -17,12 +17,15 @@ from schemas import topics
 from schemas.codec import encode
 from schemas.events import (
     MachineState,
+    OperatorLogin,
     PlannedStopEnded,
     PlannedStopStarted,
     PlcCounter,
     ProductionCount,
     SensorBatch,
     SensorReading,
+    ShiftStarted,
+    VehicleAtStation,
     WorkOrderStarted,
 )
 from schemas.states import State
@@ -373,3 +376,62 @@ def test_metrics_move_when_events_flow(worker: WorkerProcess):
     ]
     assert rows_line
     assert float(rows_line[0].rsplit(" ", 1)[1]) >= 1
+
+
+def test_readings_states_and_alerts_carry_the_production_context_of_their_time(
+    worker: WorkerProcess,
+):
+    plant = _plant()
+    station = f"{plant}/body/st010"
+    machine = f"{station}/robot1"
+    vin = "WVWZZZ1JZXW000042"
+    start = int(time.time() * 1000) - 200_000
+    publisher = Publisher({"bootstrap.servers": worker.bootstrap})
+    applied_before = worker.health().get("context_events", 0)
+    for event in (
+        ShiftStarted(time=start, asset=f"{plant}/body", shift="early"),
+        WorkOrderStarted(
+            time=start, asset=machine, work_order="WO-77", product="suv", ideal_cycle_time_s=60
+        ),
+        VehicleAtStation(time=start + 1000, asset=station, vin=vin),
+        OperatorLogin(time=start + 1000, asset=machine, operator="op-12"),
+    ):
+        publisher.publish(event)
+    publisher.flush()
+    deadline = time.monotonic() + 30
+    while worker.health().get("context_events", 0) < applied_before + 4:
+        assert time.monotonic() < deadline, "the context feed did not read the MES events"
+        time.sleep(0.3)
+    values = [20.0 + (i % 7) * 0.1 for i in range(90)] + [60.0] * 6
+    for i, value in enumerate(values):
+        publisher.publish(
+            SensorReading(time=start + 5000 + i * 1000, asset=machine, sensor="temp", value=value)
+        )
+    publisher.publish(ProductionCount(time=start + 6000, asset=machine, good=1))
+    publisher.flush()
+    rows = worker.wait_rows(
+        "SELECT DISTINCT vin, operator, work_order FROM linepulse.sensor_readings "
+        f"WHERE asset = '{machine}'",
+        lambda r: len(r) >= 1,
+    )
+    assert rows == [{"vin": vin, "operator": "op-12", "work_order": "WO-77"}]
+    counts = worker.wait_rows(
+        "SELECT vin, operator, work_order FROM linepulse.machine_events "
+        f"WHERE asset = '{machine}' AND kind = 'machine.count'",
+        lambda r: len(r) >= 1,
+    )
+    assert counts == [{"vin": vin, "operator": "op-12", "work_order": "WO-77"}]
+    alerts = consume(
+        worker.bootstrap,
+        topics.ALERTS,
+        lambda v: v.get("asset") == machine and v["alert_kind"] == "anomaly",
+        1,
+    )
+    assert alerts[0]["context"] == {
+        "vin": vin,
+        "station": station,
+        "operator": "op-12",
+        "work_order": "WO-77",
+        "product": "suv",
+        "shift": "early",
+    }
