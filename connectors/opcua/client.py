@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from asyncua import Client, ua
+from asyncua.crypto import security_policies
 from prometheus_client import Counter, Gauge
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.events import Quality, SensorReading
+from schemas.exceptions import LinePulseError
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +39,74 @@ class OpcUaTag(BaseModel):
     queue_size: int = Field(10, ge=0)
 
 
+class OpcUaSecurityError(LinePulseError):
+    """The server does not offer the security asked for, or a credential is missing."""
+
+
+class OpcUaSecurity(BaseModel):
+    """How the connection is secured; `None` must be asked for, nothing falls back to it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy: Literal["None", "Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss"] = "None"
+    mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
+    certificate: Path | None = Field(None, description="the connector's certificate (PEM/DER)")
+    private_key: Path | None = Field(None, description="its private key (PEM/DER)")
+    server_certificate: Path | None = Field(
+        None, description="pin the server's certificate; unset: take it from its endpoints"
+    )
+    application_uri: str = Field(
+        "urn:linepulse:connector", description="must match the URI in the certificate"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OpcUaSecurity:
+        if (self.policy == "None") != (self.mode == "None"):
+            msg = "policy and mode go together: both None, or a policy with Sign or SignAndEncrypt"
+            raise ValueError(msg)
+        if self.policy != "None" and (self.certificate is None or self.private_key is None):
+            msg = f"security policy {self.policy} needs `certificate` and `private_key` files"
+            raise ValueError(msg)
+        return self
+
+
 class OpcUaEndpoint(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(pattern=r"^opc\.tcp://")
     publishing_ms: float = Field(250.0, gt=0)
     watchdog_s: float = Field(2.0, gt=0, description="how often the session is checked")
+    security: OpcUaSecurity = Field(default_factory=OpcUaSecurity)
+    username: str | None = None
+    password_file: Path | None = Field(None, description="file holding the password (a secret)")
+    password_env: str | None = Field(None, description="env var holding the password")
     tags: list[OpcUaTag] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> OpcUaEndpoint:
+        has_password = self.password_file is not None or self.password_env is not None
+        if has_password and self.username is None:
+            msg = "a password needs a `username`"
+            raise ValueError(msg)
+        if self.username is not None and not has_password:
+            msg = f"user {self.username!r} needs `password_file` or `password_env` (from a secret)"
+            raise ValueError(msg)
+        return self
+
+    def password(self) -> str | None:
+        if self.password_file is not None:
+            try:
+                return self.password_file.read_text().strip()
+            except OSError as exc:
+                msg = f"cannot read the OPC UA password for {self.url}: {exc}"
+                raise OpcUaSecurityError(msg) from exc
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env)
+            if not value:
+                msg = f"the OPC UA password for {self.url} is not set: export {self.password_env}"
+                raise OpcUaSecurityError(msg)
+            return value
+        return None
 
 
 def quality_of(status: ua.StatusCode) -> Quality:
@@ -105,8 +170,36 @@ class OpcUaConnector:
     up: bool = False
     _client: Client | None = field(default=None, repr=False)
 
+    async def _secure(self, client: Client) -> None:
+        security = self.endpoint.security
+        client.application_uri = security.application_uri
+        if security.policy != "None":
+            policy = getattr(security_policies, f"SecurityPolicy{security.policy}")
+            try:
+                await client.set_security(
+                    policy,
+                    certificate=str(security.certificate),
+                    private_key=str(security.private_key),
+                    server_certificate=str(security.server_certificate)
+                    if security.server_certificate
+                    else None,
+                    mode=getattr(ua.MessageSecurityMode, security.mode),
+                )
+            except ua.UaError as exc:
+                msg = (
+                    f"{self.endpoint.url} offers no {security.policy}/{security.mode} endpoint "
+                    f"({exc}); LinePulse never falls back to a weaker mode: change the server "
+                    "or the `security` of this endpoint"
+                )
+                raise OpcUaSecurityError(msg) from exc
+        if self.endpoint.username is not None:
+            client.set_user(self.endpoint.username)
+            client.set_password(self.endpoint.password() or "")
+
     async def _open(self, publish: Callable[[SensorReading], None]) -> Client:
         client = Client(self.endpoint.url, timeout=4)
+        self._client = client
+        await self._secure(client)
         await client.connect()
         handler = _Handler({t.node_id: t for t in self.endpoint.tags}, publish, self.endpoint.url)
         subscription = await client.create_subscription(self.endpoint.publishing_ms, handler)
@@ -143,7 +236,7 @@ class OpcUaConnector:
                         await asyncio.wait_for(stop.wait(), timeout=self.endpoint.watchdog_s)
                     except TimeoutError:
                         continue
-            except (OSError, TimeoutError, ua.UaError, ConnectionError) as exc:
+            except (OSError, TimeoutError, ua.UaError, ConnectionError, OpcUaSecurityError) as exc:
                 CONNECTOR_UP.labels(self.endpoint.url).set(0)
                 self.up = False
                 log.warning(

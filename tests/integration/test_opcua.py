@@ -98,3 +98,129 @@ async def test_values_arrive_with_source_time_and_quality_and_survive_a_server_r
         stop.set()
         await asyncio.wait_for(task, 10)
         await server.stop()
+
+
+class Operators:
+    """The server's user manager: one operator with a password."""
+
+    def get_user(self, iserver, username=None, password=None, certificate=None):
+        from asyncua.crypto.permission_rules import User, UserRole
+
+        if username == "linepulse" and password == "s3cret":
+            return User(role=UserRole.User, name=username)
+        return None
+
+
+async def _certificate(directory, name: str, uri: str, server: bool):
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+
+    key, cert = directory / f"{name}.pem", directory / f"{name}.der"
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    await setup_self_signed_certificate(key, cert, uri, "127.0.0.1", [usage], {"commonName": name})
+    return cert, key
+
+
+async def start_secure_server(port: int, directory) -> tuple[Server, dict[str, object]]:
+    cert, key = await _certificate(directory, "server", "urn:linepulse:test:server", server=True)
+    server = Server(user_manager=Operators())
+    await server.init()
+    server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/linepulse/")
+    server.set_server_name("secure test server")
+    await server.set_application_uri("urn:linepulse:test:server")
+    server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+    await server.load_certificate(str(cert))
+    await server.load_private_key(str(key))
+    namespace = await server.register_namespace("urn:linepulse:test")
+    press = await server.nodes.objects.add_object(ua.NodeId("Press7", namespace), "Press7")
+    force = await press.add_variable(ua.NodeId("Press7.Force", namespace), "Force", 10.0)
+    await press.add_variable(ua.NodeId("Press7.Temp", namespace), "Temp", 40.0)
+    await server.start()
+    return server, {"force": force, "ns": namespace}
+
+
+async def _run_for(connector: OpcUaConnector, seconds: float) -> list:
+    readings: list = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(connector.run(readings.append, stop))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    return readings
+
+
+async def test_sign_and_encrypt_with_a_user_and_never_an_insecure_fallback(tmp_path, monkeypatch):
+    from connectors.opcua.client import OpcUaSecurity
+
+    port = free_port()
+    server, nodes = await start_secure_server(port, tmp_path)
+    cert, key = await _certificate(tmp_path, "client", "urn:linepulse:connector", server=False)
+    monkeypatch.setenv("OPCUA_PASSWORD", "s3cret")
+    secure = endpoint(port, nodes["ns"]).model_copy(
+        update={
+            "security": OpcUaSecurity(
+                policy="Basic256Sha256", mode="SignAndEncrypt", certificate=cert, private_key=key
+            ),
+            "username": "linepulse",
+            "password_env": "OPCUA_PASSWORD",
+        }
+    )
+    try:
+        readings: list = []
+        stop = asyncio.Event()
+        connector = OpcUaConnector(secure)
+        task = asyncio.create_task(connector.run(readings.append, stop))
+        await wait_for(readings, lambda r: r.sensor == "press7.force" and r.value == 10.0)
+        await nodes["force"].write_value(12.5)
+        await wait_for(readings, lambda r: r.value == 12.5)
+        assert connector.up
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+        insecure = OpcUaConnector(endpoint(port, nodes["ns"]))  # asks for None: refused
+        assert await _run_for(insecure, 3) == []
+        assert not insecure.up
+
+        monkeypatch.setenv("OPCUA_PASSWORD", "guess")
+        wrong_password = OpcUaConnector(secure)
+        assert await _run_for(wrong_password, 3) == []
+        assert not wrong_password.up
+    finally:
+        await server.stop()
+
+
+async def test_a_server_without_the_asked_security_is_not_used_and_says_why(tmp_path, caplog):
+    from connectors.opcua.client import OpcUaSecurity
+
+    port = free_port()
+    server, nodes = await start_server(port)  # no certificate: it offers only None
+    cert, key = await _certificate(tmp_path, "client", "urn:linepulse:connector", server=False)
+    secure = endpoint(port, nodes["ns"]).model_copy(
+        update={
+            "security": OpcUaSecurity(
+                policy="Basic256Sha256", mode="SignAndEncrypt", certificate=cert, private_key=key
+            )
+        }
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="connectors.opcua.client"):
+            connector = OpcUaConnector(secure)
+            assert await _run_for(connector, 3) == []
+        assert "never falls back" in caplog.text
+        assert not connector.up
+    finally:
+        await server.stop()
+
+
+def test_security_settings_that_cannot_work_are_refused_when_the_tag_map_loads():
+    from pydantic import ValidationError
+
+    from connectors.opcua.client import OpcUaSecurity
+
+    with pytest.raises(ValidationError, match="needs `certificate` and `private_key`"):
+        OpcUaSecurity(policy="Basic256Sha256", mode="SignAndEncrypt")
+    with pytest.raises(ValidationError, match="go together"):
+        OpcUaSecurity(policy="Basic256Sha256", mode="None")
+    with pytest.raises(ValidationError, match="password_file"):
+        OpcUaEndpoint.model_validate({**endpoint(4840, 2).model_dump(), "username": "op"})
