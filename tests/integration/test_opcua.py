@@ -112,9 +112,8 @@ class Operators:
 
 
 async def _certificate(directory, name: str, uri: str, server: bool):
-    from cryptography.x509.oid import ExtendedKeyUsageOID
-
     from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
 
     key, cert = directory / f"{name}.pem", directory / f"{name}.der"
     usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
