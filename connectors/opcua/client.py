@@ -25,6 +25,18 @@ log = logging.getLogger(__name__)
 
 UPDATES = Counter("linepulse_opcua_updates_total", "Data-change notifications", ["endpoint"])
 RECONNECTS = Counter("linepulse_opcua_reconnects_total", "Sessions re-established", ["endpoint"])
+# refusals of a monitored item that reading the node on a timer works around
+POLL_INSTEAD = frozenset(
+    {
+        "BadMonitoredItemFilterUnsupported",
+        "BadMonitoredItemFilterInvalid",
+        "BadDeadbandFilterInvalid",
+        "BadFilterNotAllowed",
+        "BadMonitoringModeInvalid",
+        "BadTooManyMonitoredItems",
+    }
+)
+POLLED = Counter("linepulse_opcua_polled_total", "Values read by polling", ["endpoint"])
 CONNECTOR_UP = Gauge("linepulse_opcua_up", "1 while the OPC UA session is alive", ["endpoint"])
 
 
@@ -37,6 +49,17 @@ class OpcUaTag(BaseModel):
     unit: str = ""
     sampling_ms: float = Field(100.0, ge=0)
     queue_size: int = Field(10, ge=0)
+    deadband: float = Field(
+        0.0, ge=0, description="report only changes larger than this (0: every change)"
+    )
+    deadband_type: Literal["absolute", "percent"] = Field(
+        "absolute", description="percent of the node's EURange, as OPC UA defines it"
+    )
+    read: Literal["subscribe", "poll"] = Field(
+        "subscribe",
+        description="subscribe (polled instead if the server refuses the monitored item), or poll",
+    )
+    poll_ms: float = Field(1000.0, gt=0, description="how often a polled tag is read")
 
 
 class OpcUaSecurityError(LinePulseError):
@@ -125,6 +148,50 @@ def _epoch_ms(stamp: datetime | None, fallback_ms: int) -> int:
     return round(stamp.timestamp() * 1000)
 
 
+def reading_of(tag: OpcUaTag, data_value: ua.DataValue, endpoint: str) -> SensorReading | None:
+    """The reading of a tag's DataValue: source time (else server time, else now) and quality
+    from the StatusCode; None for a value that is not a number."""
+    value = data_value.Value.Value if data_value.Value is not None else None
+    status = data_value.StatusCode or ua.StatusCode()
+    now_ms = int(time.time() * 1000)
+    source_ms = _epoch_ms(data_value.SourceTimestamp, _epoch_ms(data_value.ServerTimestamp, now_ms))
+    if isinstance(value, bool):
+        number: float | None = float(value)
+    elif isinstance(value, int | float):
+        number = float(value)
+    else:
+        log.warning("%s sent %r for %s: not a number, not published", endpoint, value, tag.node_id)
+        return None
+    return SensorReading(
+        time=source_ms,
+        asset=tag.asset,
+        sensor=tag.sensor,
+        value=number,
+        unit=tag.unit,
+        quality=quality_of(status),
+    )
+
+
+def monitored_item(tag: OpcUaTag, node_id: ua.NodeId, handle: int) -> ua.MonitoredItemCreateRequest:
+    """A data-change monitored item for a tag: its sampling interval, queue and deadband."""
+    parameters = ua.MonitoringParameters()
+    parameters.ClientHandle = handle
+    parameters.SamplingInterval = ua.Double(tag.sampling_ms)
+    parameters.QueueSize = tag.queue_size
+    parameters.DiscardOldest = True
+    if tag.deadband > 0:
+        change = ua.DataChangeFilter()
+        change.Trigger = ua.DataChangeTrigger.StatusValue
+        change.DeadbandType = 1 if tag.deadband_type == "absolute" else 2
+        change.DeadbandValue = ua.Double(tag.deadband)
+        parameters.Filter = change
+    item = ua.MonitoredItemCreateRequest()
+    item.ItemToMonitor = ua.ReadValueId(NodeId=node_id, AttributeId=ua.AttributeIds.Value)
+    item.MonitoringMode = ua.MonitoringMode.Reporting
+    item.RequestedParameters = parameters
+    return item
+
+
 @dataclass
 class _Handler:
     tags: dict[str, OpcUaTag]
@@ -135,32 +202,41 @@ class _Handler:
         tag = self.tags.get(node.nodeid.to_string())
         if tag is None:
             return
-        data_value = data.monitored_item.Value
-        status = data_value.StatusCode or ua.StatusCode()
-        now_ms = int(time.time() * 1000)
-        source_ms = _epoch_ms(
-            data_value.SourceTimestamp, _epoch_ms(data_value.ServerTimestamp, now_ms)
-        )
-        quality = quality_of(status)
-        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-        if isinstance(value, bool):
-            number = float(value)
-        if number is None:
-            log.warning(
-                "%s sent %r for %s: not a number, not published", self.endpoint, value, tag.node_id
-            )
-            return
-        UPDATES.labels(self.endpoint).inc()
-        self.publish(
-            SensorReading(
-                time=source_ms,
-                asset=tag.asset,
-                sensor=tag.sensor,
-                value=float(number),
-                unit=tag.unit,
-                quality=quality,
-            )
-        )
+        reading = reading_of(tag, data.monitored_item.Value, self.endpoint)
+        if reading is not None:
+            UPDATES.labels(self.endpoint).inc()
+            self.publish(reading)
+
+
+@dataclass
+class _Poller:
+    """Reads tags on a timer, for servers that refuse to monitor them (or when asked to);
+    an absolute deadband is applied here."""
+
+    client: Client
+    tags: list[OpcUaTag]
+    publish: Callable[[SensorReading], None]
+    endpoint: str
+    last: dict[str, float] = field(default_factory=dict)
+
+    async def run(self, every_s: float) -> None:
+        nodes = [self.client.get_node(tag.node_id) for tag in self.tags]
+        while True:
+            values = await self.client.read_attributes(nodes)
+            for tag, data_value in zip(self.tags, values, strict=True):
+                reading = reading_of(tag, data_value, self.endpoint)
+                if reading is None or not self._changed(tag, reading.value):
+                    continue
+                POLLED.labels(self.endpoint).inc()
+                self.publish(reading)
+            await asyncio.sleep(every_s)
+
+    def _changed(self, tag: OpcUaTag, value: float) -> bool:
+        previous = self.last.get(tag.node_id)
+        if previous is not None and abs(value - previous) <= tag.deadband and tag.deadband > 0:
+            return False
+        self.last[tag.node_id] = value
+        return True
 
 
 @dataclass
@@ -168,7 +244,9 @@ class OpcUaConnector:
     endpoint: OpcUaEndpoint
     sessions: int = 0
     up: bool = False
+    polled_tags: int = 0
     _client: Client | None = field(default=None, repr=False)
+    _polls: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
 
     async def _secure(self, client: Client) -> None:
         security = self.endpoint.security
@@ -201,14 +279,36 @@ class OpcUaConnector:
         self._client = client
         await self._secure(client)
         await client.connect()
-        handler = _Handler({t.node_id: t for t in self.endpoint.tags}, publish, self.endpoint.url)
-        subscription = await client.create_subscription(self.endpoint.publishing_ms, handler)
-        for tag in self.endpoint.tags:
-            await subscription.subscribe_data_change(
-                client.get_node(tag.node_id),
-                queuesize=tag.queue_size,
-                sampling_interval=ua.Double(tag.sampling_ms),
-            )
+        subscribed = [t for t in self.endpoint.tags if t.read == "subscribe"]
+        polled = [t for t in self.endpoint.tags if t.read == "poll"]
+        if subscribed:
+            handler = _Handler({t.node_id: t for t in subscribed}, publish, self.endpoint.url)
+            subscription = await client.create_subscription(self.endpoint.publishing_ms, handler)
+            items = [
+                monitored_item(tag, client.get_node(tag.node_id).nodeid, handle)
+                for handle, tag in enumerate(subscribed, start=1)
+            ]
+            results = await subscription.create_monitored_items(items)
+            for tag, result in zip(subscribed, results, strict=True):
+                if not isinstance(result, ua.StatusCode):
+                    continue
+                if result.name in POLL_INSTEAD:
+                    log.warning(
+                        "%s refused to monitor %s (%s); polling it every %.0f ms instead",
+                        self.endpoint.url,
+                        tag.node_id,
+                        result.name,
+                        tag.poll_ms,
+                    )
+                    polled.append(tag)
+                else:
+                    log.error(
+                        "%s cannot monitor %s (%s): check the node id in the tag map",
+                        self.endpoint.url,
+                        tag.node_id,
+                        result.name,
+                    )
+        self._start_polling(client, polled, publish)
         self.sessions += 1
         if self.sessions > 1:
             RECONNECTS.labels(self.endpoint.url).inc()
@@ -253,7 +353,22 @@ class OpcUaConnector:
                 except TimeoutError:
                     backoff = min(backoff * 2, 30.0)
 
+    def _start_polling(
+        self, client: Client, tags: list[OpcUaTag], publish: Callable[[SensorReading], None]
+    ) -> None:
+        by_interval: dict[float, list[OpcUaTag]] = {}
+        for tag in tags:
+            by_interval.setdefault(tag.poll_ms, []).append(tag)
+        self.polled_tags = len(tags)
+        for every_ms, group in by_interval.items():
+            poller = _Poller(client, group, publish, self.endpoint.url)
+            self._polls.append(asyncio.create_task(poller.run(every_ms / 1000)))
+
     async def _close(self) -> None:
+        for task in self._polls:
+            task.cancel()
+        await asyncio.gather(*self._polls, return_exceptions=True)
+        self._polls.clear()
         client, self._client = self._client, None
         if client is not None:
             try:

@@ -223,3 +223,63 @@ def test_security_settings_that_cannot_work_are_refused_when_the_tag_map_loads()
         OpcUaSecurity(policy="Basic256Sha256", mode="None")
     with pytest.raises(ValidationError, match="password_file"):
         OpcUaEndpoint.model_validate({**endpoint(4840, 2).model_dump(), "username": "op"})
+
+
+async def test_deadband_holds_back_small_changes_and_polled_tags_are_read_on_a_timer():
+    port = free_port()
+    server, nodes = await start_server(port)
+    base = endpoint(port, nodes["ns"])
+    force, temp = base.tags
+    configured = base.model_copy(
+        update={
+            "tags": [
+                force.model_copy(update={"deadband": 1.0}),
+                temp.model_copy(update={"read": "poll", "poll_ms": 100, "deadband": 0.5}),
+            ]
+        }
+    )
+    readings: list = []
+    stop = asyncio.Event()
+    connector = OpcUaConnector(configured)
+    task = asyncio.create_task(connector.run(readings.append, stop))
+    try:
+        await wait_for(readings, lambda r: r.sensor == "press7.force" and r.value == 10.0)
+        await wait_for(readings, lambda r: r.sensor == "press7.temp" and r.value == 40.0)
+        for value in (10.4, 10.8, 12.0):  # only the last moves more than 1 from 10.0
+            await nodes["force"].write_value(value)
+            await asyncio.sleep(0.2)
+        await nodes["temp"].write_value(40.2)  # inside the polled tag's deadband
+        await asyncio.sleep(0.3)
+        await nodes["temp"].write_value(41.0)
+        await wait_for(readings, lambda r: r.value == 12.0)
+        await wait_for(readings, lambda r: r.value == 41.0)
+        forces = [r.value for r in readings if r.sensor == "press7.force"]
+        temps = [r.value for r in readings if r.sensor == "press7.temp"]
+        assert forces == [10.0, 12.0]
+        assert temps == [40.0, 41.0]
+        assert connector.polled_tags == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await server.stop()
+
+
+async def test_an_unknown_node_is_named_and_the_other_tags_flow(caplog):
+    port = free_port()
+    server, nodes = await start_server(port)
+    base = endpoint(port, nodes["ns"])
+    missing = base.tags[0].model_copy(update={"node_id": f"ns={nodes['ns']};s=Nope", "sensor": "x"})
+    configured = base.model_copy(update={"tags": [missing, base.tags[1]]})
+    readings: list = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(OpcUaConnector(configured).run(readings.append, stop))
+    try:
+        with caplog.at_level(logging.ERROR, logger="connectors.opcua.client"):
+            await wait_for(readings, lambda r: r.sensor == "press7.temp")
+        assert f"ns={nodes['ns']};s=Nope" in caplog.text
+        assert "BadNodeIdUnknown" in caplog.text
+        assert {r.sensor for r in readings} == {"press7.temp"}
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await server.stop()
