@@ -100,6 +100,19 @@ def _parser() -> argparse.ArgumentParser:
     add_settings_flags(connect, KafkaSettings)
     add_settings_flags(connect, PublisherSettings)
 
+    opcua = commands.add_parser("opcua", help="OPC UA tools")
+    opcua_commands = opcua.add_subparsers(dest="opcua_command", required=True)
+    browse = opcua_commands.add_parser(
+        "browse", help="walk a server's address space and write a starting tag map"
+    )
+    browse.add_argument("endpoint", help="opc.tcp://host:port/path")
+    browse.add_argument("--depth", type=int, default=4, help="levels of objects to descend")
+    browse.add_argument("--match", default=None, help="regex on the browse path (Obj.Var)")
+    browse.add_argument(
+        "--asset", default="plant/line/station/machine", help="asset path to put on every tag"
+    )
+    browse.add_argument("--output", "-o", type=Path, default=None, help="file (default: stdout)")
+
     mes = commands.add_parser("mes", help="serve the MES endpoint (HTTP JSON events to Kafka)")
     add_settings_flags(mes, MesSettings)
     add_settings_flags(mes, KafkaSettings)
@@ -266,6 +279,24 @@ def _connect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _opcua(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import yaml
+
+    from connectors.opcua.browse import browse
+
+    found = asyncio.run(browse(args.endpoint, args.depth, args.match, args.asset))
+    text = yaml.safe_dump(found, sort_keys=False, allow_unicode=True)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text)
+    tags = len(found["opcua"][0]["tags"])
+    print(f"{tags} numeric variables found; set each tag's asset before use", file=sys.stderr)
+    return 0
+
+
 def _mes(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -363,6 +394,7 @@ def _broker(args: argparse.Namespace) -> int:
 COMMANDS = {
     "demo": _demo,
     "mes": _mes,
+    "opcua": _opcua,
     "worker": _worker,
     "simulate": _simulate,
     "topics": _topics,

@@ -283,3 +283,60 @@ async def test_an_unknown_node_is_named_and_the_other_tags_flow(caplog):
         stop.set()
         await asyncio.wait_for(task, 10)
         await server.stop()
+
+
+async def test_browse_writes_a_tag_map_the_connector_loads(tmp_path):
+    import sys
+
+    from connectors.run import load_config
+
+    port = free_port()
+    server, nodes = await start_server(port)
+    units = await nodes["force"].add_property(
+        0,
+        "EngineeringUnits",
+        ua.EUInformation(DisplayName=ua.LocalizedText("kN"), Description=ua.LocalizedText("kN")),
+    )
+    assert units is not None
+    out = tmp_path / "plant.yaml"
+    try:
+        browse = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "opcua",
+            "browse",
+            f"opc.tcp://127.0.0.1:{port}/linepulse/",
+            "--match",
+            "Press7",
+            "--asset",
+            "plant1/body/st3/press7",
+            "-o",
+            str(out),
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await browse.communicate()
+        assert browse.returncode == 0, stderr.decode()
+        only_force = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "opcua",
+            "browse",
+            f"opc.tcp://127.0.0.1:{port}/linepulse/",
+            "--match",
+            "Force$",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        printed, _ = await only_force.communicate()
+    finally:
+        await server.stop()
+    config = load_config(out)
+    tags = {t.sensor: t for t in config.opcua[0].tags}
+    assert sorted(tags) == ["Press7.Force", "Press7.Temp"]
+    assert tags["Press7.Force"].node_id == f"ns={nodes['ns']};s=Press7.Force"
+    assert tags["Press7.Force"].unit == "kN"
+    assert tags["Press7.Temp"].asset == "plant1/body/st3/press7"
+    assert b"Press7.Temp" not in printed
+    assert b"Press7.Force" in printed
