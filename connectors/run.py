@@ -58,13 +58,14 @@ async def run_connectors(
     stop: asyncio.Event | None = None,
     health_address: tuple[str, int] | None = None,
 ) -> None:
-    """Run every configured connector until `stop`; with `health_address`, serve /metrics,
-    /livez and /health there."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    """Run every configured connector until `stop` (or SIGINT/SIGTERM when no `stop` is
+    given); with `health_address`, serve /metrics, /livez and /health there."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
     pollers = [ModbusPoller(device) for device in config.modbus]
     subscribers = [OpcUaConnector(endpoint) for endpoint in config.opcua]
     log.info(

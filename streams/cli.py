@@ -408,9 +408,14 @@ COMMANDS = {
 }
 
 
+CHATTY_LIBRARIES = ("asyncua", "pymodbus")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for chatty in CHATTY_LIBRARIES:  # their INFO lines are per session and per request
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command](args)
     except LinePulseError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -17,6 +18,7 @@ import orjson
 from connectors.broker import RunningBroker, free_port, start_tansu
 from connectors.publisher import Publisher
 from connectors.simulator.plant import PlantSimulator
+from connectors.simulator.run import run_through_devices
 from connectors.topics import consumer_lag, ensure_topics
 from schemas import topics
 from streams.query_client import query_worker, running_owner
@@ -179,7 +181,8 @@ def run_demo(
         owner = _wait_for_owner(store, worker, 90)
         published = _simulate(options, kafka, simulator_settings, owner, stop)
         print(
-            f"\nstopping: {published} events published; waiting for the worker to store them",
+            f"\nstopping: {published} events published ({_through_protocols()}); "
+            "waiting for the worker to store them",
             flush=True,
         )
         lag = _drain(kafka, app_id, 90)
@@ -207,34 +210,48 @@ def _simulate(
     owner: dict,
     stop: threading.Event,
 ) -> int:
+    """The simulated plant in real time; current and temperature through its OPC UA and Modbus
+    servers and LinePulse's connectors, everything else published directly."""
     now = int(time.time() * 1000)
     simulator = PlantSimulator(settings, now - now % 1000)
     publisher = Publisher(kafka.confluent_config())
-    started = time.monotonic()
-    last_view = started
-    last_bad = started - options.bad_event_every_s + 10  # the first one after 10 s
-    published = published_at_view = 0
     interactive = sys.stdout.isatty()
-    while not stop.is_set():
-        elapsed = time.monotonic() - started
-        if options.duration_s is not None and elapsed >= options.duration_s:
-            break
-        for event in simulator.advance(int(time.time() * 1000)):
-            publisher.publish(event)
-            published += 1
-        if time.monotonic() - last_bad >= options.bad_event_every_s:
+    started = time.monotonic()
+    view = {"at": started, "sent": 0, "bad_at": started - options.bad_event_every_s + 10}
+
+    def on_step(sent: int) -> None:
+        clock = time.monotonic()
+        if clock - view["bad_at"] >= options.bad_event_every_s:
             publisher.send(
                 topics.SENSOR_READINGS, "plant1/line1/st1/m1", _bad_event(int(time.time() * 1000))
             )
-            last_bad = time.monotonic()
-        if time.monotonic() - last_view >= (2.0 if interactive else 10.0):
-            rate = (published - published_at_view) / (time.monotonic() - last_view)
-            view = _render(owner, published, rate, elapsed)
-            print(("\x1b[2J\x1b[H" if interactive else "\n") + view, flush=True)
-            last_view, published_at_view = time.monotonic(), published
-        stop.wait(0.1)
-    publisher.flush()
-    return published
+            view["bad_at"] = clock
+        if clock - view["at"] >= (2.0 if interactive else 10.0):
+            rate = (sent - view["sent"]) / (clock - view["at"])
+            text = _render(owner, sent, rate, clock - started)
+            print(("\x1b[2J\x1b[H" if interactive else "\n") + text, flush=True)
+            view["at"], view["sent"] = clock, sent
+
+    return asyncio.run(run_through_devices(simulator, publisher, options.duration_s, stop, on_step))
+
+
+def _counted(metric_name: str) -> float:
+    """The sum of a Prometheus counter over all its labels, in this process."""
+    from prometheus_client import REGISTRY
+
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == metric_name
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    )
+
+
+def _through_protocols() -> str:
+    updates = _counted("linepulse_opcua_updates")
+    reads = _counted("linepulse_modbus_requests")
+    return f"{updates:.0f} OPC UA updates and {reads:.0f} Modbus reads by the connectors"
 
 
 def _print_summary(settings: StoreSettings) -> None:

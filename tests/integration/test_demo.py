@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -71,6 +72,10 @@ def test_demo_runs_stops_cleanly_and_leaves_queryable_data(tmp_path):
             demo.kill()
     assert demo.returncode == 0, output[-3000:]
     assert "OEE per machine" in output
+    through = re.search(r"(\d+) OPC UA updates and (\d+) Modbus reads by the connectors", output)
+    assert through, output[-3000:]
+    assert int(through.group(1)) > 0
+    assert int(through.group(2)) > 0
     counts = _linepulse(
         "query",
         "--data-dir",
@@ -78,6 +83,10 @@ def test_demo_runs_stops_cleanly_and_leaves_queryable_data(tmp_path):
         "--format",
         "json",
         "SELECT (SELECT count() FROM linepulse.sensor_readings) AS readings, "
+        "(SELECT uniqExact(sensor) FROM linepulse.sensor_readings "
+        "WHERE sensor IN ('m1.temperature', 'm2.temperature', 'm1.current', 'm2.current')) "
+        "AS protocol_sensors, "
+        "(SELECT countIf(vin != '') FROM linepulse.sensor_readings) AS with_vehicle, "
         "(SELECT count() FROM linepulse.sensor_seconds) AS seconds, "
         "(SELECT count() FROM linepulse.oee_windows) AS oee, "
         "(SELECT uniqExact(asset) FROM linepulse.oee_windows) AS machines, "
@@ -86,6 +95,8 @@ def test_demo_runs_stops_cleanly_and_leaves_queryable_data(tmp_path):
     assert counts.returncode == 0, counts.stderr
     row = json.loads(counts.stdout.splitlines()[0])
     assert row["readings"] > live
+    assert row["protocol_sensors"] == 4  # m1 through OPC UA, m2 through Modbus TCP
+    assert row["with_vehicle"] > 0  # the context the worker attaches from MES events
     assert row["seconds"] >= 3 * 20
     assert row["machines"] == 3
     assert row["oee"] >= 3
