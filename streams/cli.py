@@ -247,18 +247,23 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    import asyncio
     import time
 
     from connectors.simulator.plant import PlantSimulator
-    from connectors.simulator.run import run_realtime
+    from connectors.simulator.run import run_realtime, run_through_devices
 
     kafka = settings_from_args(KafkaSettings, args)
     now = int(time.time() * 1000)
-    simulator = PlantSimulator(settings_from_args(SimulatorSettings, args), now - now % 1000)
+    settings = settings_from_args(SimulatorSettings, args)
+    simulator = PlantSimulator(settings, now - now % 1000)
     stop = threading.Event()
     try:
         publisher = settings_from_args(PublisherSettings, args).publisher(kafka, "simulate")
-        count = run_realtime(simulator, publisher, args.duration, stop)
+        if settings.through_protocols:
+            count = asyncio.run(run_through_devices(simulator, publisher, args.duration, stop))
+        else:
+            count = run_realtime(simulator, publisher, args.duration, stop)
     except KeyboardInterrupt:
         stop.set()
         return 0

@@ -261,6 +261,11 @@ class SimulatorSettings(BaseSettings):
     seed: int = Field(7, description="random seed; the same seed gives the same plant")
     vibration_rate_hz: int = Field(1000, ge=10, description="sample rate of vibration sensors")
     current_rate_hz: int = Field(10, ge=1, description="sample rate of motor current sensors")
+    through_protocols: bool = Field(
+        False,
+        description="serve current and temperature over OPC UA and Modbus TCP and read them "
+        "with the connectors, as in a plant",
+    )
     faults: str = Field(
         "",
         description="faults to inject as kind:machine:at_s[:for_s], comma-separated, "
