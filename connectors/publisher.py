@@ -19,6 +19,7 @@ from schemas.events import (
     ProductionCount,
     SensorBatch,
     SensorReading,
+    SensorSpec,
 )
 from schemas.exceptions import LinePulseError
 
@@ -118,6 +119,10 @@ class Publisher:
 
     def publish(self, event: IngestEvent) -> None:
         self.send(topic_for(event), event.asset, encode(event))
+
+    def publish_spec(self, spec: SensorSpec) -> None:
+        """Keyed by asset and sensor: the compacted topic keeps each sensor's latest spec."""
+        self.send(topics.SENSOR_SPECS, spec.key, encode(spec))
 
     def _broker_answers(self) -> bool:
         try:

@@ -18,6 +18,7 @@ from connectors.modbus.registers import DeviceMap
 from connectors.opcua.client import OpcUaConnector, OpcUaEndpoint
 from connectors.publisher import Publisher
 from schemas.codec import describe_validation_error
+from schemas.events import SensorSpec
 from schemas.exceptions import LinePulseError
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,13 @@ def load_config(path: Path) -> PlantConfig:
     return config
 
 
+def specs_of(config: PlantConfig) -> list[SensorSpec]:
+    """What every configured tag is expected to send."""
+    specs = [tag.spec(device.host, device.port) for device in config.modbus for tag in device.tags]
+    specs += [tag.spec(endpoint.url) for endpoint in config.opcua for tag in endpoint.tags]
+    return specs
+
+
 async def run_connectors(
     config: PlantConfig,
     publisher: Publisher,
@@ -68,6 +76,8 @@ async def run_connectors(
                 loop.add_signal_handler(sig, stop.set)
     pollers = [ModbusPoller(device) for device in config.modbus]
     subscribers = [OpcUaConnector(endpoint) for endpoint in config.opcua]
+    for spec in specs_of(config):
+        publisher.publish_spec(spec)
     log.info(
         "polling %d Modbus devices (%d reads per round), subscribing to %d OPC UA servers",
         len(pollers),

@@ -13,7 +13,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from schemas.states import is_known_state
 
@@ -118,6 +125,31 @@ class SensorReading(Event):
     quality: Quality = "good"
 
     _check_value = field_validator("value")(_finite)
+
+
+class SensorSpec(Event):
+    """What a sensor is expected to send, published by its connector when it starts (one per
+    asset and sensor on a compacted topic): unit, plausible range, nominal interval."""
+
+    kind: Literal["sensor.spec"] = "sensor.spec"
+    sensor: Name
+    unit: str = ""
+    expected_min: float | None = None
+    expected_max: float | None = None
+    interval_ms: Annotated[float, Field(gt=0)] | None = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SensorSpec:
+        low, high = self.expected_min, self.expected_max
+        if low is not None and high is not None and low > high:
+            msg = f"expected_min {low} is above expected_max {high}"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"{self.asset}|{self.sensor}"
 
 
 class SensorBatch(Event):
@@ -335,7 +367,7 @@ IngestEvent = (
     | OperatorLogin
     | OperatorLogout
 )
-AnyEvent = IngestEvent | SensorSecond | OeeResult | AnomalyScore | Alert | DeadLetter
+AnyEvent = IngestEvent | SensorSpec | SensorSecond | OeeResult | AnomalyScore | Alert | DeadLetter
 
 MachineEvent = MachineState | ProductionCount | PlcCounter
 MesEvent = (

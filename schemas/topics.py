@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 SENSOR_READINGS = "linepulse.sensor.readings.v1"
 SENSOR_BATCHES = "linepulse.sensor.batches.v1"
 SENSOR_SECONDS = "linepulse.sensor.seconds.v1"
+SENSOR_SPECS = "linepulse.sensor.specs.v1"
 MACHINE_EVENTS = "linepulse.machine.events.v1"
 MES_EVENTS = "linepulse.mes.events.v1"
 OEE_RESULTS = "linepulse.oee.results.v1"
@@ -33,6 +34,7 @@ def topic_specs(partitions: int, retention_days: int = 7) -> list[TopicSpec]:
         TopicSpec(SENSOR_READINGS, partitions, retention),
         TopicSpec(SENSOR_BATCHES, partitions, big),
         TopicSpec(SENSOR_SECONDS, partitions, retention),
+        TopicSpec(SENSOR_SPECS, partitions, {"cleanup.policy": "compact"}),
         TopicSpec(MACHINE_EVENTS, partitions, retention),
         TopicSpec(MES_EVENTS, partitions, retention),
         TopicSpec(WINDOW_TICKS, partitions, {"retention.ms": str(DAY_MS)}),

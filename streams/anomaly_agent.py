@@ -17,6 +17,7 @@ from schemas.events import (
     SensorEvent,
     SensorReading,
     SensorSecond,
+    SensorSpec,
 )
 from schemas.exceptions import InvalidEventError
 from schemas.states import State, state_family
@@ -27,7 +28,7 @@ from streams.app import Pipeline, now_ms
 from streams.features import per_second_features
 from streams.model_store import ModelCheckpoints
 from streams.quality import TimeLimits, check_event_time
-from streams.sensor_health import HealthRules, SensorHealth
+from streams.sensor_health import Finding, HealthRules, SensorHealth
 
 RUNNING_FAMILIES = frozenset({State.PRODUCING, State.REDUCED_SPEED})
 
@@ -105,6 +106,10 @@ class AnomalyProcessor:
             AlertPolicy("data_quality", "warning", 1, worker.alert_clear_after)
         )
         self.silence = AlertEpisodes(AlertPolicy("sensor_silent", "warning", 1, 1))
+        self.out_of_range = AlertEpisodes(
+            AlertPolicy("data_quality", "warning", 1, worker.alert_clear_after)
+        )
+        self.rate = AlertEpisodes(AlertPolicy("data_quality", "info", 1, worker.alert_clear_after))
         table = pipeline.app.Table(
             "linepulse-anomaly-models", default=None, partitions=pipeline.kafka.partitions
         )
@@ -163,7 +168,8 @@ class AnomalyProcessor:
         health = self.health.setdefault(key, SensorHealth(self.rules))
         self.partitions[key] = partition
         value = event.value if isinstance(event, SensorReading) else None
-        findings = health.observe(event.time, value, now_ms())
+        spec = self.pipeline.specs.get(event.asset, event.sensor)
+        findings = health.observe(event.time, value, now_ms(), spec)
         for finding in findings:
             metrics.QUALITY_FINDINGS.labels(finding).inc()
         source = event.sensor
@@ -198,7 +204,55 @@ class AnomalyProcessor:
                 else f"{event.sensor} on {event.asset} changes again",
             )
         )
-        return not stuck and event.quality != "bad"
+        if spec is not None:
+            await self.report_spec_findings(event, value, spec, findings, health)
+        return not stuck and "out_of_range" not in findings and event.quality != "bad"
+
+    async def report_spec_findings(
+        self,
+        event: SensorEvent,
+        value: float | None,
+        spec: SensorSpec,
+        findings: list[Finding],
+        health: SensorHealth,
+    ) -> None:
+        """Data-quality episodes for a value outside the declared range and a drifted rate."""
+        if value is not None and (spec.expected_min is not None or spec.expected_max is not None):
+            bad = "out_of_range" in findings
+            limits = f"{spec.expected_min}..{spec.expected_max} {spec.unit}".strip()
+            await self.pipeline.send_alert(
+                self.out_of_range.observe(
+                    source=f"{event.sensor} range",
+                    asset=event.asset,
+                    time=event.time,
+                    bad=bad,
+                    value=value,
+                    threshold=_crossed_limit(value, spec),
+                    context=event.context,
+                    message=f"{event.sensor} on {event.asset} reads {value}, outside its "
+                    f"expected {limits}"
+                    if bad
+                    else f"{event.sensor} on {event.asset} is within {limits} again",
+                )
+            )
+        if spec.interval_ms:
+            drifted = "rate_drift" in findings
+            median = health.expected_interval_ms() or 0.0
+            await self.pipeline.send_alert(
+                self.rate.observe(
+                    source=f"{event.sensor} rate",
+                    asset=event.asset,
+                    time=event.time,
+                    bad=drifted,
+                    value=median,
+                    threshold=spec.interval_ms,
+                    context=event.context,
+                    message=f"{event.sensor} on {event.asset} arrives every {median / 1000:.2f} s, "
+                    f"expected every {spec.interval_ms / 1000:.2f} s"
+                    if drifted
+                    else f"{event.sensor} on {event.asset} arrives at its expected rate again",
+                )
+            )
 
     async def on_tick(self, partition: int, tick_ms: int) -> None:
         """Models are checkpointed and silent sensors found here, with no input from them."""
@@ -286,3 +340,10 @@ def register(pipeline: Pipeline) -> AnomalyProcessor:
             await pipeline.guarded(event, processor.handle, "score_sensor_data")
 
     return processor
+
+
+def _crossed_limit(value: float, spec: SensorSpec) -> float | None:
+    """The limit a value is beyond (else the upper one, for the record)."""
+    if spec.expected_min is not None and value < spec.expected_min:
+        return spec.expected_min
+    return spec.expected_max

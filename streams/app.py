@@ -19,8 +19,9 @@ from schemas.events import Alert, DeadLetter, asset_or_unknown, now_ms
 from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.context import ContextBook
-from streams.context_feed import ContextFeed
+from streams.feeds import TopicFeed
 from streams.logs import json_handler
+from streams.sensor_health import SpecBook
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
 from streams.store import (
     Store,
@@ -63,7 +64,8 @@ class Pipeline:
     store: Store | None = None
     clickhouse_reachable: bool = True
     context: ContextBook = field(default_factory=ContextBook)
-    context_feed: ContextFeed | None = None
+    specs: SpecBook = field(default_factory=SpecBook)
+    feeds: list[TopicFeed] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     _out_topics: dict[str, faust.TopicT] = field(default_factory=dict)
 
@@ -220,15 +222,14 @@ def _add_views(pipeline: Pipeline) -> None:
     async def health_view(web: Any, request: Any) -> Any:
         assigned = len(app.consumer.assignment()) if app.consumer else 0
         reachable = pipeline.clickhouse_reachable
-        feed = pipeline.context_feed
-        context_ready = feed is None or feed.caught_up.is_set()
+        context_ready = all(feed.caught_up.is_set() for feed in pipeline.feeds)
         ready = pipeline.store is not None and assigned > 0 and reachable and context_ready
         body = {
             "ready": ready,
             "assigned_partitions": assigned,
             "clickhouse": "reachable" if reachable else "unreachable: the sink waits and retries",
-            "context": "current" if context_ready else "reading the MES topic",
-            "context_events": feed.applied if feed else 0,
+            "context": "current" if context_ready else "reading the MES and sensor spec topics",
+            "context_events": sum(feed.applied for feed in pipeline.feeds),
             "counters": pipeline.counters,
         }
         return web.json(body, status=200 if ready else 503)

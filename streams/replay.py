@@ -38,6 +38,7 @@ TABLE_KEYS = {
     f"{DATABASE}.anomaly_scores": TableKey(("asset", "sensor"), "time"),
     f"{DATABASE}.alerts": TableKey(("alert_id",), "time"),
     f"{DATABASE}.dead_letters": TableKey(("source_topic",), "time"),
+    f"{DATABASE}.sensor_specs": TableKey(("asset", "sensor"), "time"),
 }
 
 

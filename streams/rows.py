@@ -18,6 +18,7 @@ from schemas.events import (
     SensorBatch,
     SensorReading,
     SensorSecond,
+    SensorSpec,
     WorkOrderStarted,
 )
 from schemas.states import state_name
@@ -183,6 +184,23 @@ def _alert(event: Alert) -> Iterator[tuple[str, Row]]:
     )
 
 
+def _spec(event: SensorSpec) -> Iterator[tuple[str, Row]]:
+    yield (
+        "sensor_specs",
+        {
+            "time": _ms(event.time),
+            "asset": event.asset,
+            "sensor": event.sensor,
+            "unit": event.unit,
+            "expected_min": event.expected_min,
+            "expected_max": event.expected_max,
+            "interval_ms": event.interval_ms,
+            "source": event.source,
+            "event_id": event.id,
+        },
+    )
+
+
 def _dead_letter(event: DeadLetter) -> Iterator[tuple[str, Row]]:
     yield (
         "dead_letters",
@@ -218,6 +236,8 @@ def rows_of(event: AnyEvent) -> Iterator[tuple[str, Row]]:
         produced = _alert(event)
     elif isinstance(event, DeadLetter):
         produced = _dead_letter(event)
+    elif isinstance(event, SensorSpec):
+        produced = _spec(event)
     else:
         produced = _mes(event)
     for table, row in produced:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from river import stats
 
-Finding = Literal["duplicate", "stuck"]
+from schemas.events import SensorSpec
+
+Finding = Literal["duplicate", "stuck", "out_of_range", "rate_drift"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,8 @@ class HealthRules:
     silent_after_intervals: float = 5.0
     silent_min_s: float = 5.0
     recent_times: int = 64
+    rate_tolerance: float = 0.5
+    rate_min_intervals: int = 10
 
 
 @dataclass
@@ -33,17 +38,34 @@ class SensorHealth:
     same_count: int = 0
     recent: list[int] = field(default_factory=list)
     interval: Any = field(default_factory=lambda: stats.RollingQuantile(0.5, window_size=21))
+    intervals_seen: int = 0
 
-    def observe(self, time_ms: int, value: float | None, arrival_ms: int) -> list[Finding]:
-        """Findings of one reading (a batch passes value None: its samples are not compared)."""
+    def observe(
+        self, time_ms: int, value: float | None, arrival_ms: int, spec: SensorSpec | None = None
+    ) -> list[Finding]:
+        """Findings of one reading (a batch passes value None: its samples are not compared);
+        with the sensor's spec, also a value out of its expected range and an interval that
+        drifted from the nominal one."""
         self.last_arrival_ms = arrival_ms
         if time_ms in self.recent:
             return ["duplicate"]
         self.recent = [*self.recent[-(self.rules.recent_times - 1) :], time_ms]
         if self.last_time is not None and time_ms > self.last_time:
             self.interval.update(time_ms - self.last_time)
+            self.intervals_seen += 1
         self.last_time = max(time_ms, self.last_time or time_ms)
-        return ["stuck"] if self._stuck(time_ms, value) else []
+        findings: list[Finding] = ["stuck"] if self._stuck(time_ms, value) else []
+        if spec is not None and value is not None and out_of_range(value, spec):
+            findings.append("out_of_range")
+        if spec is not None and spec.interval_ms and self._drifted(spec.interval_ms):
+            findings.append("rate_drift")
+        return findings
+
+    def _drifted(self, nominal_ms: float) -> bool:
+        median = self.expected_interval_ms()
+        if median is None or self.intervals_seen < self.rules.rate_min_intervals:
+            return False
+        return abs(median / nominal_ms - 1) > self.rules.rate_tolerance
 
     def _stuck(self, time_ms: int, value: float | None) -> bool:
         if value is None or self.rules.stuck_after_s <= 0:
@@ -68,3 +90,24 @@ class SensorHealth:
             return False
         limit = max(interval * self.rules.silent_after_intervals, self.rules.silent_min_s * 1000)
         return now_ms - self.last_arrival_ms > limit
+
+
+def out_of_range(value: float, spec: SensorSpec) -> bool:
+    low, high = spec.expected_min, spec.expected_max
+    return (low is not None and value < low) or (high is not None and value > high)
+
+
+class SpecBook:
+    """The latest spec of every sensor, as the connectors declared them."""
+
+    def __init__(self) -> None:
+        self._specs: dict[tuple[str, str], SensorSpec] = {}
+        self._lock = threading.Lock()
+
+    def put(self, spec: SensorSpec) -> None:
+        with self._lock:
+            self._specs[(spec.asset, spec.sensor)] = spec
+
+    def get(self, asset: str, sensor: str) -> SensorSpec | None:
+        with self._lock:
+            return self._specs.get((asset, sensor))

@@ -10,7 +10,7 @@ from mode import Service
 
 from streams import anomaly_agent, oee_agent, sink
 from streams.app import Pipeline, create_app, open_pipeline_store
-from streams.context_feed import ContextFeed
+from streams.feeds import context_feed, spec_feed
 from streams.logs import keep_only_json_handlers
 from streams.query_client import remove_owner, write_owner
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
@@ -38,17 +38,21 @@ def build_pipeline(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSet
                 pipeline.store.close()
 
     @pipeline.app.service
-    class ContextService(Service):
-        """Keeps the production context of every asset from the whole MES topic."""
+    class FeedService(Service):
+        """Keeps every asset's production context and every sensor's spec from their topics."""
 
         async def on_start(self) -> None:
-            feed = ContextFeed(pipeline.context, kafka.confluent_config(), worker.max_event_age_s)
-            pipeline.context_feed = feed
-            feed.start()
+            config = kafka.confluent_config()
+            pipeline.feeds = [
+                context_feed(pipeline.context, config, worker.max_event_age_s),
+                spec_feed(pipeline.specs, config),
+            ]
+            for feed in pipeline.feeds:
+                feed.start()
 
         async def on_stop(self) -> None:
-            if pipeline.context_feed is not None:
-                await asyncio.to_thread(pipeline.context_feed.stop)
+            for feed in pipeline.feeds:
+                await asyncio.to_thread(feed.stop)
 
     return pipeline
 

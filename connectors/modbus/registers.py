@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from schemas.codec import describe_validation_error
+from schemas.events import SensorSpec
 from schemas.exceptions import LinePulseError
 
 Function = Literal["holding", "input", "coil", "discrete"]
@@ -45,6 +47,21 @@ class RegisterTag(BaseModel):
     offset: float = 0.0
     unit: str = ""
     poll_s: float = Field(1.0, gt=0)
+    expected_min: float | None = Field(None, description="lowest plausible value")
+    expected_max: float | None = Field(None, description="highest plausible value")
+
+    def spec(self, host: str, port: int) -> SensorSpec:
+        """What the worker may expect of this tag: polled, so a nominal interval."""
+        return SensorSpec(
+            time=int(time.time() * 1000),
+            asset=self.asset,
+            sensor=self.sensor,
+            unit=self.unit,
+            expected_min=self.expected_min,
+            expected_max=self.expected_max,
+            interval_ms=self.poll_s * 1000,
+            source=f"modbus {host}:{port} unit {self.unit_id} {self.function} {self.address}",
+        )
 
     @model_validator(mode="after")
     def _fits_its_function(self) -> RegisterTag:

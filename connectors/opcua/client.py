@@ -18,7 +18,7 @@ from asyncua.crypto import security_policies
 from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.events import Quality, SensorReading
+from schemas.events import Quality, SensorReading, SensorSpec
 from schemas.exceptions import LinePulseError
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,22 @@ class OpcUaTag(BaseModel):
         description="subscribe (polled instead if the server refuses the monitored item), or poll",
     )
     poll_ms: float = Field(1000.0, gt=0, description="how often a polled tag is read")
+    expected_min: float | None = Field(None, description="lowest plausible value")
+    expected_max: float | None = Field(None, description="highest plausible value")
+
+    def spec(self, url: str) -> SensorSpec:
+        """What the worker may expect of this tag; subscriptions without a deadband report on
+        change only, so only polled tags have a nominal interval."""
+        return SensorSpec(
+            time=int(time.time() * 1000),
+            asset=self.asset,
+            sensor=self.sensor,
+            unit=self.unit,
+            expected_min=self.expected_min,
+            expected_max=self.expected_max,
+            interval_ms=self.poll_ms if self.read == "poll" else None,
+            source=f"opcua {url} {self.node_id}",
+        )
 
 
 class OpcUaSecurityError(LinePulseError):

@@ -137,7 +137,7 @@ async def test_linepulse_connect_publishes_device_values_to_kafka(kafka_bootstra
                             tag.model_dump(
                                 include={"sensor", "asset", "address", "data_type", "unit"}
                             )
-                            | {"poll_s": 0.2}
+                            | {"poll_s": 0.2, "expected_min": 0, "expected_max": 1000}
                         ],
                     }
                 ]
@@ -171,6 +171,9 @@ async def test_linepulse_connect_publishes_device_values_to_kafka(kafka_bootstra
             3,
             30,
         )
+        specs = await asyncio.to_thread(
+            consume, kafka_bootstrap, topics.SENSOR_SPECS, lambda v: v.get("asset") == asset, 1, 30
+        )
         health = await asyncio.to_thread(_get, f"http://127.0.0.1:{health_port}/health")
         metrics = await asyncio.to_thread(_get, f"http://127.0.0.1:{health_port}/metrics")
         await server.shutdown()
@@ -192,6 +195,9 @@ async def test_linepulse_connect_publishes_device_values_to_kafka(kafka_bootstra
     assert down[0] == 503  # the device stopped answering
     assert f'linepulse_modbus_requests_total{{device="127.0.0.1:{port}"}}' in metrics[1]
     assert [r["value"] for r in readings] == [512.25] * 3
+    assert specs[0]["sensor"] == "force"
+    assert specs[0]["interval_ms"] == 200.0
+    assert specs[0]["expected_max"] == 1000.0
     assert {(r["sensor"], r["unit"]) for r in readings} == {("force", "kN")}
     assert process.returncode == 0
 

@@ -435,3 +435,61 @@ def test_readings_states_and_alerts_carry_the_production_context_of_their_time(
         "product": "suv",
         "shift": "early",
     }
+
+
+def test_declared_range_and_rate_raise_data_quality_alerts_and_are_stored(worker: WorkerProcess):
+    from schemas.events import SensorSpec
+
+    plant = _plant()
+    asset = f"{plant}/l1/s1/m1"
+    start = int(time.time() * 1000) - 240_000
+    publisher = Publisher({"bootstrap.servers": worker.bootstrap})
+    applied_before = worker.health().get("context_events", 0)
+    publisher.publish_spec(
+        SensorSpec(
+            time=start,
+            asset=asset,
+            sensor="oil",
+            unit="degC",
+            expected_min=0,
+            expected_max=100,
+            interval_ms=1000,
+            source="test",
+        )
+    )
+    publisher.flush()
+    deadline = time.monotonic() + 30
+    while worker.health().get("context_events", 0) < applied_before + 1:
+        assert time.monotonic() < deadline, "the spec feed did not read the spec"
+        time.sleep(0.3)
+    times = [start + i * 1000 for i in range(30)] + [start + 30_000 + i * 3000 for i in range(20)]
+    for i, at in enumerate(times):
+        value = 150.0 if i == 25 else 40.0 + (i % 5) * 0.1
+        publisher.publish(SensorReading(time=at, asset=asset, sensor="oil", value=value))
+    publisher.flush()
+    alerts = consume(
+        worker.bootstrap,
+        topics.ALERTS,
+        lambda v: v.get("asset") == asset and v["alert_kind"] == "data_quality",
+        3,
+    )
+    by_source = {(a["source"], a["status"]): a for a in alerts}
+    raised = by_source[("oil range", "raised")]
+    assert "outside its expected 0.0..100.0 degC" in raised["message"]
+    assert raised["value"] == 150.0
+    assert raised["threshold"] == 100.0
+    assert ("oil range", "cleared") in by_source or ("oil rate", "raised") in by_source
+    rate = consume(
+        worker.bootstrap,
+        topics.ALERTS,
+        lambda v: v.get("asset") == asset and v["source"] == "oil rate",
+        1,
+    )
+    assert rate[0]["status"] == "raised"
+    assert "expected every 1.00 s" in rate[0]["message"]
+    stored = worker.wait_rows(
+        "SELECT expected_min, expected_max, interval_ms FROM linepulse.sensor_specs FINAL "
+        f"WHERE asset = '{asset}'",
+        lambda r: len(r) == 1,
+    )
+    assert stored == [{"expected_min": 0.0, "expected_max": 100.0, "interval_ms": 1000.0}]

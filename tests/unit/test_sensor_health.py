@@ -45,3 +45,32 @@ def test_silence_is_measured_against_the_sensors_own_rhythm():
 
 def test_a_sensor_never_heard_from_is_not_silent():
     assert not SensorHealth().silent(T)
+
+
+def _spec(**fields):
+    from schemas.events import SensorSpec
+
+    return SensorSpec(time=T, asset="p/l/s/m", sensor="temp", **fields)
+
+
+def test_values_outside_the_declared_range_are_found_and_inside_are_not():
+    health = SensorHealth(HealthRules(stuck_after_s=0))
+    spec = _spec(expected_min=0.0, expected_max=100.0)
+    findings = [
+        health.observe(T + i * 1000, value, T + i * 1000, spec)
+        for i, value in enumerate([20.0, 100.0, 100.5, -0.1, 0.0])
+    ]
+    assert findings == [[], [], ["out_of_range"], ["out_of_range"], []]
+    assert health.observe(T + 9000, 500.0, T + 9000) == []  # no spec, no range
+
+
+def test_an_interval_drifting_from_the_nominal_one_is_found_once_the_rhythm_is_known():
+    spec = _spec(interval_ms=1000)
+    steady = SensorHealth(HealthRules(stuck_after_s=0))
+    assert all(
+        steady.observe(T + i * 1100, float(i), T, spec) == [] for i in range(40)
+    )  # 10 % late: inside the tolerance
+    slow = SensorHealth(HealthRules(stuck_after_s=0))
+    findings = [slow.observe(T + i * 3000, float(i), T, spec) for i in range(20)]
+    assert findings[:10] == [[]] * 10  # not before ten intervals were seen
+    assert findings[-1] == ["rate_drift"]
