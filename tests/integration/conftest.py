@@ -140,11 +140,18 @@ FAST_WINDOWS = {
 }
 
 
+# Tests share one broker: a fresh worker reading the other tests' history (events stamped
+# "now" when they ran) would see its partition watermarks pushed past the events it is given.
+ONLY_NEW_EVENTS = {"auto_offset_reset": "latest"}
+
+
 @pytest.fixture(scope="module")
 def worker(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(kafka_bootstrap, tmp_path_factory.mktemp("worker"), **FAST_WINDOWS)
+    process = WorkerProcess(
+        kafka_bootstrap, tmp_path_factory.mktemp("worker"), **FAST_WINDOWS, **ONLY_NEW_EVENTS
+    )
     process.start()
     yield process
     process.stop()

@@ -17,7 +17,7 @@ from connectors.simulator.plant import PlantSimulator
 from schemas.codec import encode
 from streams.batch import run_batch
 from streams.settings import SimulatorSettings
-from tests.integration.conftest import FAST_WINDOWS, WorkerProcess
+from tests.integration.conftest import FAST_WINDOWS, ONLY_NEW_EVENTS, WorkerProcess
 
 pytestmark = pytest.mark.integration
 WINDOW_MS = 10_000
@@ -28,7 +28,7 @@ MINUTES = 8
 def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     """Event time alone closes these windows: a slow publisher on a busy machine must not let
     the wall clock overtake the past events being replayed (idle advance)."""
-    settings = {**FAST_WINDOWS, "idle_timeout_s": 60}
+    settings = {**FAST_WINDOWS, **ONLY_NEW_EVENTS, "idle_timeout_s": 60}
     process = WorkerProcess(kafka_bootstrap, tmp_path_factory.mktemp("worker"), **settings)
     process.start()
     yield process
