@@ -144,7 +144,7 @@ async def opcua_bare(url: str, seconds: float) -> float:
     handler = Counter()
     async with Client(url) as client:
         subscription = await client.create_subscription(50, handler)
-        nodes = [client.get_node(tag.node_id) for tag in _opcua_tags()]
+        nodes = [client.get_node(tag.address) for tag in _opcua_tags()]
         await subscription.subscribe_data_change(nodes, queuesize=100, sampling_interval=0)
         await asyncio.sleep(1)  # the first values of every node
         start = handler.count

@@ -43,7 +43,12 @@ CONNECTOR_UP = Gauge("linepulse_opcua_up", "1 while the OPC UA session is alive"
 class OpcUaTag(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    node_id: str = Field(min_length=1, description="e.g. ns=2;s=Press7.Force")
+    node_id: str | None = Field(None, min_length=1, description="e.g. ns=2;s=Press7.Force")
+    browse_path: str | None = Field(
+        None,
+        min_length=1,
+        description="instead of node_id: browse names from Objects, e.g. 2:Press7/2:Force",
+    )
     sensor: str = Field(min_length=1)
     asset: str = Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,3}$")
     unit: str = ""
@@ -63,6 +68,21 @@ class OpcUaTag(BaseModel):
     expected_min: float | None = Field(None, description="lowest plausible value")
     expected_max: float | None = Field(None, description="highest plausible value")
 
+    @model_validator(mode="after")
+    def _addressed_once(self) -> OpcUaTag:
+        if (self.node_id is None) == (self.browse_path is None):
+            msg = f"{self.sensor}: give either `node_id` or `browse_path`"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def address(self) -> str:
+        """The node id (browse paths are resolved into one when a session opens)."""
+        if self.node_id is None:
+            msg = f"{self.sensor}: browse path {self.browse_path} not resolved yet"
+            raise ValueError(msg)
+        return self.node_id
+
     def spec(self, url: str) -> SensorSpec:
         """What the worker may expect of this tag; subscriptions without a deadband report on
         change only, so only polled tags have a nominal interval."""
@@ -74,7 +94,7 @@ class OpcUaTag(BaseModel):
             expected_min=self.expected_min,
             expected_max=self.expected_max,
             interval_ms=self.poll_ms if self.read == "poll" else None,
-            source=f"opcua {url} {self.node_id}",
+            source=f"opcua {url} {self.node_id or self.browse_path}",
         )
 
 
@@ -236,7 +256,7 @@ class _Poller:
     last: dict[str, float] = field(default_factory=dict)
 
     async def run(self, every_s: float) -> None:
-        nodes = [self.client.get_node(tag.node_id) for tag in self.tags]
+        nodes = [self.client.get_node(tag.address) for tag in self.tags]
         while True:
             values = await self.client.read_attributes(nodes)
             for tag, data_value in zip(self.tags, values, strict=True):
@@ -248,10 +268,10 @@ class _Poller:
             await asyncio.sleep(every_s)
 
     def _changed(self, tag: OpcUaTag, value: float) -> bool:
-        previous = self.last.get(tag.node_id)
+        previous = self.last.get(tag.address)
         if previous is not None and abs(value - previous) <= tag.deadband and tag.deadband > 0:
             return False
-        self.last[tag.node_id] = value
+        self.last[tag.address] = value
         return True
 
 
@@ -295,13 +315,14 @@ class OpcUaConnector:
         self._client = client
         await self._secure(client)
         await client.connect()
-        subscribed = [t for t in self.endpoint.tags if t.read == "subscribe"]
-        polled = [t for t in self.endpoint.tags if t.read == "poll"]
+        tags = await self._resolve(client)
+        subscribed = [t for t in tags if t.read == "subscribe"]
+        polled = [t for t in tags if t.read == "poll"]
         if subscribed:
-            handler = _Handler({t.node_id: t for t in subscribed}, publish, self.endpoint.url)
+            handler = _Handler({t.address: t for t in subscribed}, publish, self.endpoint.url)
             subscription = await client.create_subscription(self.endpoint.publishing_ms, handler)
             items = [
-                monitored_item(tag, client.get_node(tag.node_id).nodeid, handle)
+                monitored_item(tag, client.get_node(tag.address).nodeid, handle)
                 for handle, tag in enumerate(subscribed, start=1)
             ]
             results = await subscription.create_monitored_items(items)
@@ -368,6 +389,27 @@ class OpcUaConnector:
                     await asyncio.wait_for(stop.wait(), timeout=backoff)
                 except TimeoutError:
                     backoff = min(backoff * 2, 30.0)
+
+    async def _resolve(self, client: Client) -> list[OpcUaTag]:
+        """The tags with node ids, browse paths resolved on this server (each session anew:
+        a restarted server may number its nodes differently)."""
+        resolved = []
+        for tag in self.endpoint.tags:
+            if tag.browse_path is None:
+                resolved.append(tag)
+                continue
+            try:
+                node = await client.nodes.objects.get_child(tag.browse_path.split("/"))
+            except ua.UaError as exc:
+                log.error(
+                    "%s has no node at browse path %s (%s): check the tag map",
+                    self.endpoint.url,
+                    tag.browse_path,
+                    exc,
+                )
+                continue
+            resolved.append(tag.model_copy(update={"node_id": node.nodeid.to_string()}))
+        return resolved
 
     def _start_polling(
         self, client: Client, tags: list[OpcUaTag], publish: Callable[[SensorReading], None]

@@ -340,3 +340,34 @@ async def test_browse_writes_a_tag_map_the_connector_loads(tmp_path):
     assert tags["Press7.Temp"].asset == "plant1/body/st3/press7"
     assert b"Press7.Temp" not in printed
     assert b"Press7.Force" in printed
+
+
+async def test_tags_addressed_by_browse_path_are_resolved_on_each_session(caplog):
+    port = free_port()
+    server, nodes = await start_server(port)
+    base = endpoint(port, nodes["ns"])
+    force_name = (await nodes["force"].read_browse_name()).to_string()  # as the server names it
+    parent = await nodes["force"].get_parent()
+    press_name = (await parent.read_browse_name()).to_string()
+    by_path = base.tags[0].model_copy(
+        update={"node_id": None, "browse_path": f"{press_name}/{force_name}"}
+    )
+    missing = base.tags[1].model_copy(
+        update={"node_id": None, "browse_path": f"{press_name}/{nodes['ns']}:Nope"}
+    )
+    configured = base.model_copy(update={"tags": [by_path, missing]})
+    readings: list = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(OpcUaConnector(configured).run(readings.append, stop))
+    try:
+        with caplog.at_level(logging.ERROR, logger="connectors.opcua.client"):
+            await wait_for(readings, lambda r: r.sensor == "press7.force" and r.value == 10.0)
+            await nodes["force"].write_value(33.0)
+            await wait_for(readings, lambda r: r.value == 33.0)
+        assert f"{nodes['ns']}:Nope" in caplog.text
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await server.stop()
+    with pytest.raises(ValueError, match="either `node_id` or `browse_path`"):
+        OpcUaTag(sensor="x", asset="p/l/s/m")
