@@ -19,6 +19,7 @@ import polars as pl
 from schemas.codec import decode_ingest
 from schemas.events import IngestEvent, ShiftEnded, ShiftStarted, iso_to_epoch_ms
 from schemas.exceptions import InvalidEventError, LinePulseError
+from streams.calendar import ShiftCalendar
 from streams.oee import DEFAULT_CATEGORIES, OeeTotals, StateCategories
 from streams.settings import WorkerSettings, state_categories
 from streams.windows import WINDOW_KINDS, MachineWindows, window_start
@@ -101,6 +102,20 @@ def _shift_intervals(events: list[IngestEvent], until: int | None) -> list[tuple
     return intervals
 
 
+def _shifts_of(
+    loaded: LoadedEvents,
+    asset: str,
+    horizon: int,
+    complete_only: bool,
+    calendar: ShiftCalendar | None,
+) -> list[tuple[str, int, int]]:
+    if calendar is not None:
+        first = loaded.first_time or horizon
+        return [(s.name, s.start, s.end) for s in calendar.shifts(asset, first, horizon)]
+    open_until = None if complete_only else horizon
+    return _shift_intervals(loaded.shifts.get(asset, []), open_until)
+
+
 def _machine_windows(asset: str, events: list[IngestEvent], window_ms: int) -> MachineWindows:
     windows = MachineWindows(asset, window_ms)
     for event in events:
@@ -114,8 +129,10 @@ def machine_rows(
     start: int | None,
     end: int | None,
     categories: StateCategories = DEFAULT_CATEGORIES,
+    calendar: ShiftCalendar | None = None,
 ) -> Iterator[tuple[str, str, int, int, OeeTotals]]:
-    """(asset, window label, start, end, totals) of every machine window in [start, end)."""
+    """(asset, window label, start, end, totals) of every machine window in [start, end);
+    shifts come from the calendar when there is one, else from MES shift events."""
     if loaded.last_time is None:
         return
     # without an explicit end, the data's last event ends the timeline and a trailing window is
@@ -124,17 +141,15 @@ def machine_rows(
     horizon = end if end is not None else loaded.last_time + 1
     for asset, events in sorted(loaded.by_machine.items()):
         if window == "shift":
-            shift_events = loaded.shifts.get(asset, [])
             windows = _machine_windows(asset, events, window_ms_of("day"))
-            open_until = None if complete_only else horizon
-            for name, s_start, s_end in _shift_intervals(shift_events, open_until):
+            for name, s_start, s_end in _shifts_of(loaded, asset, horizon, complete_only, calendar):
                 if (start is None or s_start >= start) and s_end <= horizon:
                     yield (
                         asset,
                         f"shift:{name}",
                         s_start,
                         s_end,
-                        windows.totals(s_start, s_end, categories, horizon=horizon),
+                        windows.totals(s_start, s_end, categories, horizon, calendar),
                     )
             continue
         window_ms = window_ms_of(window)
@@ -149,7 +164,7 @@ def machine_rows(
                 window,
                 w_start,
                 w_end,
-                windows.totals(w_start, w_end, categories, horizon=horizon),
+                windows.totals(w_start, w_end, categories, horizon, calendar),
             )
 
 
@@ -264,6 +279,7 @@ def run_batch(
     out: IO[str] = sys.stdout,
     err: IO[str] = sys.stderr,
     categories: StateCategories | None = None,
+    calendar: ShiftCalendar | None = None,
 ) -> int:
     """`categories` default to those of the worker's settings, so stream and batch agree."""
     if window != "shift":
@@ -280,5 +296,5 @@ def run_batch(
     if len(loaded.rejected) > 20:
         err.write(f"{path}: {len(loaded.rejected) - 20} more lines skipped\n")
     categories = categories or state_categories(WorkerSettings())
-    rows = machine_rows(loaded, window, parse_time(start), parse_time(end), categories)
+    rows = machine_rows(loaded, window, parse_time(start), parse_time(end), categories, calendar)
     return write_json_lines(rollup(rows, level), out)

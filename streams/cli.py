@@ -342,11 +342,19 @@ def _query(args: argparse.Namespace) -> int:
 
 def _oee(args: argparse.Namespace) -> int:
     from streams.batch import run_batch
+    from streams.calendar import load_calendar
     from streams.settings import state_categories
 
-    categories = state_categories(settings_from_args(WorkerSettings, args))
+    worker = settings_from_args(WorkerSettings, args)
+    calendar = load_calendar(worker.shift_calendar) if worker.shift_calendar else None
     run_batch(
-        args.events, args.window, args.by, getattr(args, "from"), args.to, categories=categories
+        args.events,
+        args.window,
+        args.by,
+        getattr(args, "from"),
+        args.to,
+        categories=state_categories(worker),
+        calendar=calendar,
     )
     return 0
 

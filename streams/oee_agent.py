@@ -20,6 +20,7 @@ from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.alerts import AlertEpisodes, AlertPolicy
 from streams.app import Pipeline, now_ms
+from streams.calendar import load_calendar
 from streams.oee import ratios
 from streams.quality import TimeLimits, check_event_time
 from streams.settings import state_categories
@@ -98,6 +99,7 @@ class OeeProcessor:
         self.oee_target = settings.oee_target
         self.low_oee_alerts = AlertEpisodes(AlertPolicy("oee_below_target", "warning", 1, 1))
         self.last_provisional: dict[int, int] = {}
+        self.calendar = load_calendar(settings.shift_calendar) if settings.shift_calendar else None
 
     def _clocks(self, partition: int) -> dict[str, PartitionClock]:
         """One clock per input topic of the partition."""
@@ -192,13 +194,13 @@ class OeeProcessor:
             self.last_provisional[partition] = tick_ms
         for asset in self._machines(partition):
             windows = self._windows(asset)
-            closed = windows.close(watermark, self.categories)
+            closed = windows.close(watermark, self.categories, calendar=self.calendar)
             for window in closed:
                 await self._emit(window, version=watermark)
             if closed:
                 self.table[asset] = windows.to_dict()
             if emit_provisional and newest is not None:
-                current = windows.provisional(newest, self.categories)
+                current = windows.provisional(newest, self.categories, self.calendar)
                 if current is not None:
                     await self._emit(current, version=watermark)
             # event time known so far: the newest event, or later while the partition is quiet

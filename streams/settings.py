@@ -123,6 +123,11 @@ class WorkerSettings(BaseSettings):
         0.0, ge=0, le=1, description="a closed window below this OEE raises an alert (0: off)"
     )
     allowed_lateness_s: float = Field(30.0, ge=0, description="how late an event may arrive")
+    shift_calendar: Path | None = Field(
+        None,
+        description="YAML shift calendar (shifts, breaks, workdays, holidays per line); "
+        "unset: shifts and planned stops come from MES events only",
+    )
     idle_timeout_s: float = Field(
         5.0, ge=0, description="idle time before the wall clock drives a partition's watermark"
     )

@@ -21,6 +21,7 @@ from schemas.events import (
 )
 from schemas.exceptions import LinePulseError
 from schemas.states import State, state_family
+from streams.calendar import ShiftCalendar
 from streams.oee import (
     DEFAULT_CATEGORIES,
     Count,
@@ -172,12 +173,20 @@ class MachineWindows:
         return intervals
 
     def totals(
-        self, start: int, end: int, categories: StateCategories, horizon: int | None = None
+        self,
+        start: int,
+        end: int,
+        categories: StateCategories,
+        horizon: int | None = None,
+        calendar: ShiftCalendar | None = None,
     ) -> OeeTotals:
+        """Figures of [start, end); the calendar's breaks and no-shift time are planned stops
+        like those MES reports."""
         states = [StateChange(t, s) for t, s, _ in self.states]
-        return window_totals(
-            start, end, states, self._all_counts(), self._planned_stops(end), categories, horizon
-        )
+        stops = self._planned_stops(end)
+        if calendar is not None:
+            stops += calendar.planned_stops(self.asset, start, end)
+        return window_totals(start, end, states, self._all_counts(), stops, categories, horizon)
 
     def _stop_undecided(self, end: int, horizon: int, categories: StateCategories) -> bool:
         """An unspecified stop still running at `end` whose length decides between microstop
@@ -198,7 +207,11 @@ class MachineWindows:
         return window_start(self.first_time, self.window_ms)
 
     def close(
-        self, watermark: int, categories: StateCategories = DEFAULT_CATEGORIES, limit: int = 1440
+        self,
+        watermark: int,
+        categories: StateCategories = DEFAULT_CATEGORIES,
+        limit: int = 1440,
+        calendar: ShiftCalendar | None = None,
     ) -> list[ClosedWindow]:
         """Emit every window that ends at or before `watermark`, then forget what it held."""
         start = self.next_window_start()
@@ -207,7 +220,7 @@ class MachineWindows:
             end = start + self.window_ms
             if self._stop_undecided(end, watermark, categories):
                 break
-            totals = self.totals(start, end, categories, horizon=watermark)
+            totals = self.totals(start, end, categories, horizon=watermark, calendar=calendar)
             closed.append(ClosedWindow(self.asset, start, end, totals, provisional=False))
             start = end
         if closed:
@@ -215,7 +228,10 @@ class MachineWindows:
         return closed
 
     def provisional(
-        self, newest_event: int, categories: StateCategories = DEFAULT_CATEGORIES
+        self,
+        newest_event: int,
+        categories: StateCategories = DEFAULT_CATEGORIES,
+        calendar: ShiftCalendar | None = None,
     ) -> ClosedWindow | None:
         """The open window holding the newest event, over its part up to that event."""
         start = self.next_window_start()
@@ -224,7 +240,9 @@ class MachineWindows:
         start = max(start, window_start(newest_event, self.window_ms))
         end = start + self.window_ms
         known_until = newest_event + 1
-        totals = self.totals(start, min(end, known_until), categories, horizon=known_until)
+        totals = self.totals(
+            start, min(end, known_until), categories, horizon=known_until, calendar=calendar
+        )
         return ClosedWindow(self.asset, start, end, totals, provisional=True)
 
     def _forget_before(self, cut: int) -> None:
