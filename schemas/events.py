@@ -306,6 +306,9 @@ class OeeResult(Event):
     total: int
     performance_over_one: bool = False
     losses_s: dict[str, float] = Field(default_factory=dict)
+    rollup: bool = Field(
+        False, description="an hour, day or shift summed from the machine's base windows"
+    )
 
 
 class AnomalyScore(Event):

@@ -76,6 +76,9 @@ class ContextBook:
         return bool(changes)
 
     def _value(self, asset: str, name: str, time_ms: int) -> str | None:
+        return self._entry(asset, name, time_ms)[0]
+
+    def _entry(self, asset: str, name: str, time_ms: int) -> tuple[str | None, int | None]:
         for owner in _ancestors(asset):
             timeline = self._timelines.get((owner, name))
             if timeline is None:
@@ -83,8 +86,14 @@ class ContextBook:
             times, values = timeline
             index = bisect.bisect_right(times, time_ms)
             if index:
-                return values[index - 1]
-        return None
+                return values[index - 1], times[index - 1]
+        return None, None
+
+    def since(self, asset: str, name: str, time_ms: int) -> tuple[str | None, int | None]:
+        """A field's value at `time_ms` and the time it was set (e.g. the running shift and
+        when it started)."""
+        with self._lock:
+            return self._entry(asset, name, time_ms)
 
     def at(self, asset: str, time_ms: int) -> ProductionContext:
         with self._lock:

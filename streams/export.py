@@ -18,6 +18,7 @@ TIME_COLUMNS = {
     "machine_events": "time",
     "mes_events": "time",
     "oee_windows": "window_start",
+    "oee_rollups": "window_start",
     "anomaly_scores": "time",
     "alerts": "time",
     "dead_letters": "time",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from faust.types import EventT
@@ -23,6 +24,7 @@ from streams.app import Pipeline, now_ms
 from streams.calendar import load_calendar
 from streams.oee import ratios
 from streams.quality import TimeLimits, check_event_time
+from streams.rollups import DAY_MS, HOUR_MS, MachineRollups, Span, local_day, local_hour
 from streams.settings import state_categories
 from streams.windows import (
     WINDOW_KINDS,
@@ -46,7 +48,7 @@ def window_label(window_ms: int) -> str:
     return f"{seconds}s"
 
 
-def oee_result(window: ClosedWindow, version: int, label: str) -> OeeResult:
+def oee_result(window: ClosedWindow, version: int, label: str, rollup: bool = False) -> OeeResult:
     totals = window.totals
     figures = ratios(totals)
     return OeeResult(
@@ -72,6 +74,7 @@ def oee_result(window: ClosedWindow, version: int, label: str) -> OeeResult:
         total=totals.total,
         performance_over_one=figures.performance_over_one,
         losses_s=totals.losses_s,
+        rollup=rollup,
     )
 
 
@@ -100,6 +103,7 @@ class OeeProcessor:
         self.low_oee_alerts = AlertEpisodes(AlertPolicy("oee_below_target", "warning", 1, 1))
         self.last_provisional: dict[int, int] = {}
         self.calendar = load_calendar(settings.shift_calendar) if settings.shift_calendar else None
+        self.zone = ZoneInfo(self.calendar.timezone if self.calendar else settings.plant_timezone)
 
     def _clocks(self, partition: int) -> dict[str, PartitionClock]:
         """One clock per input topic of the partition."""
@@ -199,6 +203,7 @@ class OeeProcessor:
                 await self._emit(window, version=watermark)
             if closed:
                 self.table[asset] = windows.to_dict()
+                await self._roll_up(asset, closed, version=watermark)
             if emit_provisional and newest is not None:
                 current = windows.provisional(newest, self.categories, self.calendar)
                 if current is not None:
@@ -206,6 +211,35 @@ class OeeProcessor:
             # event time known so far: the newest event, or later while the partition is quiet
             known_until = max(newest or 0, watermark + self.lateness_ms)
             await self._check_down(windows, known_until)
+
+    def spans(self, window: ClosedWindow) -> dict[str, Span | None]:
+        """The hour, day and shift a base window belongs to."""
+        spans: dict[str, Span | None] = {}
+        if self.window_ms < HOUR_MS:
+            spans["hour"] = local_hour(window.start, self.zone)
+        if self.window_ms < DAY_MS:
+            spans["day"] = local_day(window.start, self.zone)
+        if self.calendar is not None:
+            shift = self.calendar.shift_at(window.asset, window.start)
+            spans["shift"] = Span(f"shift:{shift.name}", shift.start, shift.end) if shift else None
+        else:
+            name, since = self.pipeline.context.since(window.asset, "shift", window.start)
+            spans["shift"] = Span(f"shift:{name}", since, None) if name and since else None
+        return spans
+
+    async def _roll_up(self, asset: str, closed: list[ClosedWindow], version: int) -> None:
+        key = f"__rollups__/{asset}"
+        rollups = MachineRollups.from_dict(asset, self.table.get(key) or {})
+        latest: dict[tuple[str, int], ClosedWindow] = {}
+        for window in closed:
+            for label, row in rollups.add(window, self.spans(window)):
+                latest[(label, row.start)] = row  # many closed at once: only the newest sums
+        for (label, _), row in latest.items():
+            result = oee_result(row, max(version, 0), label, rollup=True)
+            await self.pipeline.send(
+                topics.OEE_RESULTS, result.asset, encode(self.pipeline.context.enrich(result))
+            )
+        self.table[key] = rollups.to_dict()
 
     async def _emit(self, window: ClosedWindow, version: int) -> None:
         result = self.pipeline.context.enrich(oee_result(window, max(version, 0), self.label))

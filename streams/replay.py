@@ -35,6 +35,7 @@ TABLE_KEYS = {
     f"{DATABASE}.machine_events": TableKey(("asset",), "time"),
     f"{DATABASE}.mes_events": TableKey(("asset",), "time"),
     f"{DATABASE}.oee_windows": TableKey(("asset", "window"), "window_start"),
+    f"{DATABASE}.oee_rollups": TableKey(("asset", "window"), "window_start"),
     f"{DATABASE}.anomaly_scores": TableKey(("asset", "sensor"), "time"),
     f"{DATABASE}.alerts": TableKey(("alert_id",), "time"),
     f"{DATABASE}.dead_letters": TableKey(("source_topic",), "time"),

@@ -130,7 +130,7 @@ def _mes(event: AnyEvent) -> Iterator[tuple[str, Row]]:
 
 
 def _oee(event: OeeResult) -> Iterator[tuple[str, Row]]:
-    row = event.model_dump(exclude={"schema_version", "id", "time", "context", "kind"})
+    row = event.model_dump(exclude={"schema_version", "id", "time", "context", "kind", "rollup"})
     row.update(
         level="machine" if event.asset.count("/") == 3 else "group",
         window_start=_ms(event.window_start),
@@ -139,7 +139,7 @@ def _oee(event: OeeResult) -> Iterator[tuple[str, Row]]:
         performance_over_one=int(event.performance_over_one),
         event_id=event.id,
     )
-    yield "oee_windows", row
+    yield ("oee_rollups" if event.rollup else "oee_windows"), row
 
 
 def _score(event: AnomalyScore) -> Iterator[tuple[str, Row]]:

@@ -6,7 +6,7 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.states import State, state_family
@@ -123,6 +123,9 @@ class WorkerSettings(BaseSettings):
         0.0, ge=0, le=1, description="a closed window below this OEE raises an alert (0: off)"
     )
     allowed_lateness_s: float = Field(30.0, ge=0, description="how late an event may arrive")
+    plant_timezone: str = Field(
+        "UTC", description="time zone of hour and day rollups (a shift calendar's zone wins)"
+    )
     shift_calendar: Path | None = Field(
         None,
         description="YAML shift calendar (shifts, breaks, workdays, holidays per line); "
@@ -174,6 +177,18 @@ class WorkerSettings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="text, or json: one object per line with asset and event ids"
     )
+
+    @field_validator("plant_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            msg = f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
+            raise ValueError(msg) from exc
+        return value
 
 
 def _state_codes(text: str) -> frozenset[State]:

@@ -237,6 +237,7 @@ RETENTION_GROUPS = {
     "machine_events": "retention_events_days",
     "mes_events": "retention_events_days",
     "oee_windows": "retention_aggregate_days",
+    "oee_rollups": "retention_aggregate_days",
     "alerts": "retention_aggregate_days",
     "sensor_minutes": "retention_aggregate_days",
     "sensor_hours": "retention_aggregate_days",

@@ -493,3 +493,50 @@ def test_declared_range_and_rate_raise_data_quality_alerts_and_are_stored(worker
         lambda r: len(r) == 1,
     )
     assert stored == [{"expected_min": 0.0, "expected_max": 100.0, "interval_ms": 1000.0}]
+
+
+def test_hour_day_and_shift_rollups_are_summed_in_the_stream(worker: WorkerProcess):
+    plant = _plant()
+    asset = f"{plant}/l1/s1/m1"
+    hour = int(time.time() * 1000) // 3_600_000 * 3_600_000 - 3_600_000
+    publisher = Publisher({"bootstrap.servers": worker.bootstrap})
+    applied_before = worker.health().get("context_events", 0)
+    publisher.publish(ShiftStarted(time=hour + 50 * 60_000, asset=asset, shift="early"))
+    publisher.flush()
+    deadline = time.monotonic() + 30
+    while worker.health().get("context_events", 0) < applied_before + 1:
+        assert time.monotonic() < deadline, "the context feed did not read the shift"
+        time.sleep(0.3)
+    events = [
+        WorkOrderStarted(
+            time=hour + 50 * 60_000, asset=asset, work_order="W", product="p", ideal_cycle_time_s=5
+        ),
+        MachineState(time=hour + 50 * 60_000, asset=asset, state=State.PRODUCING),
+        *[
+            ProductionCount(time=hour + 50 * 60_000 + i * 30_000, asset=asset, good=2)
+            for i in range(20)
+        ],
+        MachineState(time=hour + 61 * 60_000, asset=asset, state=State.PRODUCING),
+    ]
+    for event in events:
+        publisher.publish(event)
+    publisher.flush()
+    rows = worker.wait_rows(
+        "SELECT window, provisional, toUnixTimestamp64Milli(window_start) AS start, "
+        "planned_time_s, run_time_s, good, availability FROM linepulse.oee_rollups FINAL "
+        f"WHERE asset = '{asset}' ORDER BY window, start",
+        lambda r: any(x["window"] == "1h" and x["provisional"] == 0 for x in r),
+    )
+    final_hour = next(r for r in rows if r["window"] == "1h" and r["start"] == hour)
+    assert final_hour["provisional"] == 0
+    assert final_hour["planned_time_s"] == 600.0  # the ten minutes the machine reported
+    assert final_hour["good"] == 40
+    assert final_hour["availability"] == 1.0
+    assert {r["window"] for r in rows} >= {"1h", "1d", "shift:early"}
+    base = worker.query(
+        "SELECT sum(good) AS good FROM linepulse.oee_windows FINAL "
+        f"WHERE asset = '{asset}' AND provisional = 0 AND window_start >= "
+        f"fromUnixTimestamp64Milli({hour}) AND window_start < "
+        f"fromUnixTimestamp64Milli({hour + 3_600_000})"
+    )
+    assert base == [{"good": 40}]  # the rollup equals the sum of its base windows
