@@ -356,6 +356,7 @@ def test_retention_follows_the_settings_and_changes_only_what_differs(store):
     changed = apply_retention(store, shorter)
     assert sorted(changed) == [
         "alerts",
+        "oee_rollups",
         "oee_windows",
         "sensor_hours",
         "sensor_minutes",
