@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast, get_args
 
 from schemas.events import Alert, AlertKind, AlertStatus, ProductionContext, Severity
+
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
 
 
 @dataclass(frozen=True)
@@ -108,3 +111,41 @@ class AlertEpisodes:
 
 def _alert_id(kind: str, key: str, time: int) -> str:
     return hashlib.sha1(f"{kind}|{key}|{time}".encode(), usedforsecurity=False).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class SeverityRules:
+    """Severity per alert kind, per plant, line, station or machine: `kind=severity` rules,
+    `asset:kind=severity` for a part of the plant (the longest matching asset prefix wins),
+    separated by `;` — e.g. `anomaly=info;plant1/paint:anomaly=critical`."""
+
+    rules: tuple[tuple[str, str, Severity], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> SeverityRules:
+        rules = []
+        for item in (part.strip() for part in text.split(";")):
+            if not item:
+                continue
+            target, _, severity = item.partition("=")
+            asset, _, kind = target.rpartition(":")
+            if severity.strip() not in SEVERITIES or kind.strip() not in ALERT_KINDS:
+                msg = (
+                    f"alert severity rule {item!r}: write [asset:]kind=severity with kind one "
+                    f"of {', '.join(ALERT_KINDS)} and severity one of {', '.join(SEVERITIES)}"
+                )
+                raise ValueError(msg)
+            rules.append((asset.strip(), kind.strip(), cast(Severity, severity.strip())))
+        return cls(tuple(rules))
+
+    def severity(self, kind: str, asset: str, default: Severity) -> Severity:
+        best: tuple[int, Severity] | None = None
+        for prefix, rule_kind, severity in self.rules:
+            if rule_kind != kind:
+                continue
+            if prefix and asset != prefix and not asset.startswith(prefix + "/"):
+                continue
+            depth = len(prefix.split("/")) if prefix else 0
+            if best is None or depth >= best[0]:
+                best = (depth, severity)
+        return best[1] if best else default

@@ -18,6 +18,7 @@ from schemas.codec import encode
 from schemas.events import Alert, DeadLetter, asset_or_unknown, now_ms
 from schemas.exceptions import InvalidEventError
 from streams import metrics
+from streams.alerts import SeverityRules
 from streams.context import ContextBook
 from streams.feeds import TopicFeed
 from streams.logs import json_handler
@@ -65,6 +66,7 @@ class Pipeline:
     clickhouse_reachable: bool = True
     context: ContextBook = field(default_factory=ContextBook)
     specs: SpecBook = field(default_factory=SpecBook)
+    severities: SeverityRules = field(default_factory=SeverityRules)
     feeds: list[TopicFeed] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     _out_topics: dict[str, faust.TopicT] = field(default_factory=dict)
@@ -103,6 +105,9 @@ class Pipeline:
         """Publish an alert lifecycle step (if any), counted by kind and status."""
         if alert is None:
             return
+        severity = self.severities.severity(alert.alert_kind, alert.asset, alert.severity)
+        if severity != alert.severity:
+            alert = alert.model_copy(update={"severity": severity})
         metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
         self.count("alerts")
         await self.send(topics.ALERTS, alert.asset, encode(alert))
@@ -184,7 +189,13 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
         datadir=str(store.data_dir / "faust"),
         loghandlers=[json_handler()] if worker.log_format == "json" else [],
     )
-    pipeline = Pipeline(app=app, kafka=kafka, worker=worker, store_settings=store)
+    pipeline = Pipeline(
+        app=app,
+        kafka=kafka,
+        worker=worker,
+        store_settings=store,
+        severities=SeverityRules.parse(worker.alert_severity),
+    )
     _add_views(pipeline)
     return pipeline
 

@@ -167,6 +167,11 @@ class WorkerSettings(BaseSettings):
     alert_clear_after: int = Field(
         10, ge=1, description="consecutive normal observations that clear it"
     )
+    alert_severity: str = Field(
+        "",
+        description="severity per kind and part of the plant, e.g. "
+        "'anomaly=info;plant1/paint:anomaly=critical' (longest asset prefix wins)",
+    )
     machine_down_after_s: float = Field(
         300.0, gt=0, description="stop length that raises a machine-down alert"
     )
@@ -188,6 +193,14 @@ class WorkerSettings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             msg = f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
             raise ValueError(msg) from exc
+        return value
+
+    @field_validator("alert_severity")
+    @classmethod
+    def _severity_rules(cls, value: str) -> str:
+        from streams.alerts import SeverityRules
+
+        SeverityRules.parse(value)
         return value
 
 

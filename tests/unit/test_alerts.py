@@ -71,3 +71,28 @@ def test_the_same_sensor_name_on_two_machines_has_two_episodes():
     assert second is not None
     assert first.alert_id != second.alert_id
     assert episodes.active("p/l/s/m1", "temperature")
+
+
+def test_severity_rules_by_kind_and_the_longest_asset_prefix():
+    from streams.alerts import SeverityRules
+
+    rules = SeverityRules.parse(
+        "anomaly=info; plant1/paint:anomaly=critical; plant1/paint/st3:anomaly=warning;"
+        "plant1:machine_down=warning"
+    )
+    assert rules.severity("anomaly", "plant1/body/st1/m1", "warning") == "info"
+    assert rules.severity("anomaly", "plant1/paint/st1/m1", "warning") == "critical"
+    assert rules.severity("anomaly", "plant1/paint/st3/m2", "info") == "warning"
+    assert rules.severity("anomaly", "plant1/painting/st1/m1", "warning") == "info"  # not a prefix
+    assert rules.severity("machine_down", "plant2/l1/s1/m1", "critical") == "critical"
+    assert rules.severity("machine_down", "plant1/l1/s1/m1", "critical") == "warning"
+
+
+def test_a_severity_rule_that_cannot_work_is_refused_with_the_format():
+    import pytest
+    from pydantic import ValidationError
+
+    from streams.settings import WorkerSettings
+
+    with pytest.raises(ValidationError, match=r"\[asset:\]kind=severity"):
+        WorkerSettings(alert_severity="anomaly=urgent")
