@@ -205,3 +205,20 @@ def test_mes_endpoint_takes_its_token_from_a_secret_behind_a_service_and_ingress
     assert ingress["spec"]["tls"][0]["secretName"] == "mes-gateway-tls"
     with pytest.raises(Exception, match="tokenSecret|minLength"):
         render({**scenario("minimal"), "mes": {"enabled": True}})
+
+
+def test_the_shift_calendar_reaches_the_workers_as_a_file_the_worker_loads(tmp_path):
+    from streams.calendar import load_calendar
+
+    docs = render(scenario("all"))
+    container = worker_container(docs)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["LINEPULSE_SHIFT_CALENDAR"] == "/etc/linepulse/calendar/calendar.yaml"
+    (config_map,) = [
+        d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("shift-calendar")
+    ]
+    path = tmp_path / "calendar.yaml"
+    path.write_text(config_map["data"]["calendar.yaml"])
+    calendar = load_calendar(path)  # what the worker will read, validated by it
+    assert calendar.timezone == "Europe/Berlin"
+    assert [s.name for s in calendar.lines["*"].shifts] == ["early", "late"]
