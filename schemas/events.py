@@ -152,6 +152,17 @@ class SensorSpec(Event):
         return f"{self.asset}|{self.sensor}"
 
 
+class QualityFinding(Event):
+    """A data-quality rule a reading broke (stored for analysts; persistent ones also raise a
+    data_quality alert)."""
+
+    kind: Literal["quality.finding"] = "quality.finding"
+    sensor: Name
+    rule: Literal["duplicate", "stuck", "out_of_range", "rate_drift", "silent"]
+    value: float | None = None
+    detail: str = ""
+
+
 class SensorBatch(Event):
     """Many equally spaced samples of one fast sensor; `time` is the first sample's time."""
 
@@ -370,7 +381,16 @@ IngestEvent = (
     | OperatorLogin
     | OperatorLogout
 )
-AnyEvent = IngestEvent | SensorSpec | SensorSecond | OeeResult | AnomalyScore | Alert | DeadLetter
+AnyEvent = (
+    IngestEvent
+    | SensorSpec
+    | SensorSecond
+    | QualityFinding
+    | OeeResult
+    | AnomalyScore
+    | Alert
+    | DeadLetter
+)
 
 MachineEvent = MachineState | ProductionCount | PlcCounter
 MesEvent = (

@@ -13,6 +13,7 @@ MES_EVENTS = "linepulse.mes.events.v1"
 OEE_RESULTS = "linepulse.oee.results.v1"
 ANOMALY_SCORES = "linepulse.anomaly.scores.v1"
 ALERTS = "linepulse.alerts.v1"
+QUALITY_FINDINGS = "linepulse.quality.findings.v1"
 DEAD_LETTERS = "linepulse.dlq.events.v1"
 WINDOW_TICKS = "linepulse.internal.ticks.v1"
 
@@ -41,5 +42,6 @@ def topic_specs(partitions: int, retention_days: int = 7) -> list[TopicSpec]:
         TopicSpec(OEE_RESULTS, partitions, {"retention.ms": str(30 * DAY_MS)}),
         TopicSpec(ANOMALY_SCORES, partitions, retention),
         TopicSpec(ALERTS, partitions, {"retention.ms": str(30 * DAY_MS)}),
+        TopicSpec(QUALITY_FINDINGS, partitions, retention),
         TopicSpec(DEAD_LETTERS, partitions, {"retention.ms": str(30 * DAY_MS)}),
     ]

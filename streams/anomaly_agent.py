@@ -13,6 +13,7 @@ from schemas.events import (
     Alert,
     AnomalyScore,
     MachineState,
+    QualityFinding,
     SensorBatch,
     SensorEvent,
     SensorReading,
@@ -172,6 +173,7 @@ class AnomalyProcessor:
         findings = health.observe(event.time, value, now_ms(), spec)
         for finding in findings:
             metrics.QUALITY_FINDINGS.labels(finding).inc()
+            await self.record_finding(event, finding, value, spec)
         source = event.sensor
         if self.silence.active(event.asset, source):
             await self.pipeline.send_alert(
@@ -207,6 +209,25 @@ class AnomalyProcessor:
         if spec is not None:
             await self.report_spec_findings(event, value, spec, findings, health)
         return not stuck and "out_of_range" not in findings and event.quality != "bad"
+
+    async def record_finding(
+        self, event: SensorEvent, rule: Finding, value: float | None, spec: SensorSpec | None
+    ) -> None:
+        detail = ""
+        if rule == "out_of_range" and spec is not None:
+            detail = f"expected {spec.expected_min}..{spec.expected_max} {spec.unit}".strip()
+        elif rule == "rate_drift" and spec is not None:
+            detail = f"expected every {spec.interval_ms} ms"
+        finding = QualityFinding(
+            time=event.time,
+            asset=event.asset,
+            context=event.context,
+            sensor=event.sensor,
+            rule=rule,
+            value=value,
+            detail=detail,
+        )
+        await self.pipeline.send(topics.QUALITY_FINDINGS, event.asset, encode(finding))
 
     async def report_spec_findings(
         self,
@@ -272,18 +293,28 @@ class AnomalyProcessor:
                 continue
             quiet_s = (tick_ms - (health.last_arrival_ms or tick_ms)) / 1000
             interval_s = (health.expected_interval_ms() or 0) / 1000
-            await self.pipeline.send_alert(
-                self.silence.observe(
-                    source=source,
-                    asset=asset,
-                    time=tick_ms,
-                    bad=silent,
-                    value=quiet_s,
-                    threshold=interval_s * self.rules.silent_after_intervals,
-                    message=f"{sensor} on {asset} sent nothing for {quiet_s:.0f} s "
-                    f"(usually every {interval_s:.1f} s)",
-                )
+            alert = self.silence.observe(
+                source=source,
+                asset=asset,
+                time=tick_ms,
+                bad=silent,
+                value=quiet_s,
+                threshold=interval_s * self.rules.silent_after_intervals,
+                message=f"{sensor} on {asset} sent nothing for {quiet_s:.0f} s "
+                f"(usually every {interval_s:.1f} s)",
             )
+            if alert is not None and alert.status == "raised":
+                metrics.QUALITY_FINDINGS.labels("silent").inc()
+                finding = QualityFinding(
+                    time=tick_ms,
+                    asset=asset,
+                    sensor=sensor,
+                    rule="silent",
+                    value=quiet_s,
+                    detail=f"usually every {interval_s:.1f} s",
+                )
+                await self.pipeline.send(topics.QUALITY_FINDINGS, asset, encode(finding))
+            await self.pipeline.send_alert(alert)
 
     def score(
         self, event: SensorEvent, observed: list[Observation], partition: int = 0

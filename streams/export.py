@@ -22,6 +22,7 @@ TIME_COLUMNS = {
     "anomaly_scores": "time",
     "alerts": "time",
     "dead_letters": "time",
+    "quality_findings": "time",
     "oee_closed": "window_start",
     "oee_hourly": "hour",
     "oee_daily": "day",

@@ -40,6 +40,7 @@ TABLE_KEYS = {
     f"{DATABASE}.alerts": TableKey(("alert_id",), "time"),
     f"{DATABASE}.dead_letters": TableKey(("source_topic",), "time"),
     f"{DATABASE}.sensor_specs": TableKey(("asset", "sensor"), "time"),
+    f"{DATABASE}.quality_findings": TableKey(("asset", "sensor"), "time"),
 }
 
 

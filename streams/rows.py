@@ -15,6 +15,7 @@ from schemas.events import (
     PlcCounter,
     ProductionContext,
     ProductionCount,
+    QualityFinding,
     SensorBatch,
     SensorReading,
     SensorSecond,
@@ -201,6 +202,22 @@ def _spec(event: SensorSpec) -> Iterator[tuple[str, Row]]:
     )
 
 
+def _finding(event: QualityFinding) -> Iterator[tuple[str, Row]]:
+    yield (
+        "quality_findings",
+        {
+            "time": _ms(event.time),
+            "asset": event.asset,
+            "sensor": event.sensor,
+            "rule": event.rule,
+            "value": event.value,
+            "detail": event.detail,
+            **_context(event.context),
+            "event_id": event.id,
+        },
+    )
+
+
 def _dead_letter(event: DeadLetter) -> Iterator[tuple[str, Row]]:
     yield (
         "dead_letters",
@@ -238,6 +255,8 @@ def rows_of(event: AnyEvent) -> Iterator[tuple[str, Row]]:
         produced = _dead_letter(event)
     elif isinstance(event, SensorSpec):
         produced = _spec(event)
+    elif isinstance(event, QualityFinding):
+        produced = _finding(event)
     else:
         produced = _mes(event)
     for table, row in produced:

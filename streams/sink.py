@@ -33,6 +33,7 @@ SINK_TOPICS = (
     topics.OEE_RESULTS,
     topics.ANOMALY_SCORES,
     topics.ALERTS,
+    topics.QUALITY_FINDINGS,
     topics.DEAD_LETTERS,
 )
 
@@ -47,6 +48,7 @@ SINK_OWNED_TOPICS = frozenset(
         topics.OEE_RESULTS,
         topics.ANOMALY_SCORES,
         topics.ALERTS,
+        topics.QUALITY_FINDINGS,
     }
 )
 

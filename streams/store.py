@@ -234,6 +234,7 @@ RETENTION_GROUPS = {
     "sensor_seconds": "retention_detail_days",
     "anomaly_scores": "retention_detail_days",
     "dead_letters": "retention_detail_days",
+    "quality_findings": "retention_detail_days",
     "machine_events": "retention_events_days",
     "mes_events": "retention_events_days",
     "oee_windows": "retention_aggregate_days",

@@ -320,6 +320,15 @@ def test_stuck_and_silent_sensors_raise_data_quality_alerts_and_clear(worker: Wo
         1,
     )
     assert cleared[0]["alert_id"] == next(a["alert_id"] for a in silent if a["source"] == "flow")
+    findings = worker.wait_rows(
+        "SELECT sensor, rule, count() AS n FROM linepulse.quality_findings "
+        f"WHERE asset = '{asset}' GROUP BY sensor, rule ORDER BY sensor, rule",
+        lambda r: (
+            {(x["sensor"], x["rule"]) for x in r}
+            >= {("temp", "stuck"), ("temp", "silent"), ("flow", "silent")}
+        ),
+    )
+    assert all(row["n"] >= 1 for row in findings)  # every finding is stored, not only alerts
 
 
 def test_a_machine_down_longer_than_the_limit_raises_and_clears_a_critical_alert(
@@ -493,6 +502,12 @@ def test_declared_range_and_rate_raise_data_quality_alerts_and_are_stored(worker
         lambda r: len(r) == 1,
     )
     assert stored == [{"expected_min": 0.0, "expected_max": 100.0, "interval_ms": 1000.0}]
+    out_of_range = worker.wait_rows(
+        "SELECT value, detail FROM linepulse.quality_findings "
+        f"WHERE asset = '{asset}' AND rule = 'out_of_range'",
+        lambda r: len(r) >= 1,
+    )
+    assert out_of_range == [{"value": 150.0, "detail": "expected 0.0..100.0 degC"}]
 
 
 def test_hour_day_and_shift_rollups_are_summed_in_the_stream(worker: WorkerProcess):
