@@ -41,6 +41,16 @@ WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 DAY_MS = 86_400_000
 
 
+def known_timezone(value: str) -> str:
+    """`value` if it names a time zone, else a ValueError that says what to write."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        msg = f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
+        raise ValueError(msg) from exc
+    return value
+
+
 class CalendarError(LinePulseError):
     """The shift calendar file cannot be used."""
 
@@ -85,12 +95,7 @@ class ShiftCalendar(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            msg = f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
-            raise ValueError(msg) from exc
-        return value
+        return known_timezone(value)
 
     def line_of(self, asset: str) -> LineCalendar | None:
         parts = asset.split("/")

@@ -186,14 +186,9 @@ class WorkerSettings(BaseSettings):
     @field_validator("plant_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        from streams.calendar import known_timezone
 
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            msg = f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
-            raise ValueError(msg) from exc
-        return value
+        return known_timezone(value)
 
     @field_validator("alert_severity")
     @classmethod
