@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from connectors.health import start_health_server
 from connectors.modbus.poller import ModbusPoller
 from connectors.modbus.registers import DeviceMap
-from connectors.opcua.client import OpcUaConnector, OpcUaEndpoint
+from connectors.opcua.client import OpcUaConnector
+from connectors.opcua.tags import OpcUaEndpoint
 from connectors.publisher import Publisher
 from schemas.codec import describe_validation_error
 from schemas.events import SensorSpec

@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from connectors.broker import KafkaBroker, free_port  # noqa: E402
 from connectors.modbus.poller import ModbusPoller  # noqa: E402
 from connectors.modbus.registers import DeviceMap, RegisterTag  # noqa: E402
-from connectors.opcua.client import OpcUaConnector, OpcUaEndpoint, OpcUaTag  # noqa: E402
+from connectors.opcua.client import OpcUaConnector  # noqa: E402
+from connectors.opcua.tags import OpcUaEndpoint, OpcUaTag  # noqa: E402
 from connectors.publisher import Publisher  # noqa: E402
 from connectors.topics import ensure_topics  # noqa: E402
 

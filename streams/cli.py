@@ -8,14 +8,13 @@ import logging
 import os
 import sys
 import threading
-from pathlib import Path
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings
 
 from schemas.codec import describe_validation_error
 from schemas.exceptions import LinePulseError
-from streams.cliargs import add_env_flag, add_settings_flags, settings_from_args
+from streams.cliargs import settings_from_args
+from streams.cliparser import build_parser
 from streams.settings import (
     KafkaSettings,
     MesSettings,
@@ -24,193 +23,6 @@ from streams.settings import (
     StoreSettings,
     WorkerSettings,
 )
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="linepulse", description="Live OEE and anomaly alerts for automotive plants."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    demo = commands.add_parser(
-        "demo", help="simulated plant -> Kafka -> worker -> ClickHouse, live"
-    )
-    add_env_flag(
-        demo,
-        "--duration",
-        "LINEPULSE_DEMO_DURATION",
-        float,
-        None,
-        "stop cleanly after this many seconds (default: until Ctrl-C)",
-    )
-    add_env_flag(
-        demo,
-        "--broker",
-        "LINEPULSE_DEMO_BROKER",
-        str,
-        "tansu",
-        "tansu: start the bundled Tansu broker; external: use LINEPULSE_KAFKA_BOOTSTRAP",
-        choices=("tansu", "external"),
-    )
-    demo_settings: tuple[type[BaseSettings], ...] = (
-        StoreSettings,
-        SimulatorSettings,
-        KafkaSettings,
-    )
-    for cls in demo_settings:
-        add_settings_flags(demo, cls)
-
-    worker = commands.add_parser("worker", help="run the stream processors and the sink")
-    worker_settings: tuple[type[BaseSettings], ...] = (KafkaSettings, WorkerSettings, StoreSettings)
-    for settings_cls in worker_settings:
-        add_settings_flags(worker, settings_cls)
-
-    simulate = commands.add_parser("simulate", help="publish a simulated plant to Kafka")
-    add_env_flag(
-        simulate,
-        "--duration",
-        "LINEPULSE_SIMULATE_DURATION",
-        float,
-        None,
-        "seconds to run (default: until Ctrl-C)",
-    )
-    for cls in (KafkaSettings, SimulatorSettings, PublisherSettings):
-        add_settings_flags(simulate, cls)
-
-    connect = commands.add_parser(
-        "connect", help="run the configured connectors (Modbus TCP, OPC UA)"
-    )
-    connect.add_argument("--config", type=Path, required=True, help="plant.yaml with the devices")
-    add_env_flag(
-        connect,
-        "--health-host",
-        "LINEPULSE_CONNECT_HEALTH_HOST",
-        str,
-        "127.0.0.1",
-        "address of the /metrics, /livez and /health endpoint (0.0.0.0 in a container)",
-    )
-    add_env_flag(
-        connect,
-        "--health-port",
-        "LINEPULSE_CONNECT_HEALTH_PORT",
-        int,
-        9108,
-        "port of the /metrics, /livez and /health endpoint (0: none)",
-    )
-    add_settings_flags(connect, KafkaSettings)
-    add_settings_flags(connect, PublisherSettings)
-
-    opcua = commands.add_parser("opcua", help="OPC UA tools")
-    opcua_commands = opcua.add_subparsers(dest="opcua_command", required=True)
-    browse = opcua_commands.add_parser(
-        "browse", help="walk a server's address space and write a starting tag map"
-    )
-    browse.add_argument("endpoint", help="opc.tcp://host:port/path")
-    browse.add_argument("--depth", type=int, default=4, help="levels of objects to descend")
-    browse.add_argument("--match", default=None, help="regex on the browse path (Obj.Var)")
-    browse.add_argument(
-        "--asset", default="plant/line/station/machine", help="asset path to put on every tag"
-    )
-    browse.add_argument("--output", "-o", type=Path, default=None, help="file (default: stdout)")
-
-    mes = commands.add_parser("mes", help="serve the MES endpoint (HTTP JSON events to Kafka)")
-    add_settings_flags(mes, MesSettings)
-    add_settings_flags(mes, KafkaSettings)
-    add_settings_flags(mes, PublisherSettings)
-
-    topics = commands.add_parser("topics", help="create LinePulse's topics on the broker")
-    add_settings_flags(topics, KafkaSettings)
-
-    query = commands.add_parser("query", help="run SQL on the store (also while a demo runs)")
-    query.add_argument("sql", help="the SQL statement")
-    add_env_flag(
-        query,
-        "--format",
-        "LINEPULSE_QUERY_FORMAT",
-        str,
-        "table",
-        "output format",
-        choices=("table", "csv", "json", "tsv", "parquet"),
-    )
-    query.add_argument(
-        "--output", type=Path, default=None, help="write to this file instead of standard output"
-    )
-    add_settings_flags(query, StoreSettings)
-
-    oee = commands.add_parser(
-        "oee", help="OEE from a JSONL file of events (the same contracts as on the topics)"
-    )
-    oee.add_argument("--events", type=Path, required=True, help="JSONL file, one event a line")
-    add_settings_flags(
-        oee,
-        WorkerSettings,
-        only=(
-            "oee_microstop_max_s",
-            "oee_availability_loss_states",
-            "oee_performance_loss_states",
-            "oee_excluded_states",
-        ),
-    )
-    add_env_flag(oee, "--from", "LINEPULSE_OEE_FROM", str, None, "first window start (ISO-8601)")
-    add_env_flag(oee, "--to", "LINEPULSE_OEE_TO", str, None, "end of the last window (ISO-8601)")
-    add_env_flag(
-        oee,
-        "--window",
-        "LINEPULSE_OEE_WINDOW",
-        str,
-        "1h",
-        "window: a length (10s, 1m, 15m, 1h), day (UTC) or shift (from MES shift events)",
-    )
-    add_env_flag(
-        oee,
-        "--by",
-        "LINEPULSE_OEE_BY",
-        str,
-        "machine",
-        "asset level of the rows",
-        choices=("machine", "line", "plant"),
-    )
-
-    score = commands.add_parser(
-        "score", help="run the streaming anomaly detector over a CSV, row by row"
-    )
-    score.add_argument("--input", type=Path, required=True, help="the CSV to score")
-    score.add_argument("--out", type=Path, required=True, help="where to write timestamp,score")
-    add_env_flag(
-        score,
-        "--timestamp-column",
-        "LINEPULSE_SCORE_TIMESTAMP_COLUMN",
-        str,
-        "timestamp",
-        "column holding the row's time",
-    )
-    add_env_flag(
-        score,
-        "--value-columns",
-        "LINEPULSE_SCORE_VALUE_COLUMNS",
-        str,
-        None,
-        "comma-separated columns to score (default: every numeric column but the "
-        "timestamp and label columns such as anomaly or changepoint)",
-    )
-    add_env_flag(score, "--sep", "LINEPULSE_SCORE_SEP", str, ",", "field separator")
-    add_settings_flags(score, WorkerSettings)
-
-    export = commands.add_parser("export", help="a table (or a time range) to a Parquet file")
-    export.add_argument("--table", required=True, help="e.g. oee_windows, sensor_seconds, alerts")
-    export.add_argument("--from", dest="start", default=None, help="ISO-8601 start (inclusive)")
-    export.add_argument("--to", dest="end", default=None, help="ISO-8601 end (exclusive)")
-    export.add_argument("out", type=Path, help="the Parquet file to write")
-    add_settings_flags(export, StoreSettings)
-
-    db = commands.add_parser("db", help="manage the ClickHouse schema")
-    db.add_argument("action", choices=("migrate", "version"))
-    add_settings_flags(db, StoreSettings)
-
-    broker = commands.add_parser("broker", help="run a local broker in the foreground")
-    broker.add_argument("kind", choices=("kafka", "tansu", "fetch"))
-    add_env_flag(broker, "--port", "LINEPULSE_BROKER_PORT", int, 9092, "listener port")
-    return parser
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -425,7 +237,7 @@ CHATTY_LIBRARIES = ("asyncua", "pymodbus")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for chatty in CHATTY_LIBRARIES:  # their INFO lines are per session and per request
         logging.getLogger(chatty).setLevel(logging.WARNING)

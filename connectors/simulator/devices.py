@@ -18,7 +18,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from connectors.modbus.registers import DeviceMap, RegisterTag, encode
-from connectors.opcua.client import OpcUaEndpoint, OpcUaTag
+from connectors.opcua.tags import OpcUaEndpoint, OpcUaTag
 from connectors.run import PlantConfig
 from connectors.simulator.plant import SimMachine
 from schemas.events import SensorReading

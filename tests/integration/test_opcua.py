@@ -10,7 +10,8 @@ import pytest
 from asyncua import Server, ua
 
 from connectors.broker import free_port
-from connectors.opcua.client import OpcUaConnector, OpcUaEndpoint, OpcUaTag
+from connectors.opcua.client import OpcUaConnector
+from connectors.opcua.tags import OpcUaEndpoint, OpcUaTag
 
 pytestmark = pytest.mark.integration
 ASSET = "plant1/line1/st1/press7"
@@ -150,7 +151,7 @@ async def _run_for(connector: OpcUaConnector, seconds: float) -> list:
 
 
 async def test_sign_and_encrypt_with_a_user_and_never_an_insecure_fallback(tmp_path, monkeypatch):
-    from connectors.opcua.client import OpcUaSecurity
+    from connectors.opcua.tags import OpcUaSecurity
 
     port = free_port()
     server, nodes = await start_secure_server(port, tmp_path)
@@ -190,7 +191,7 @@ async def test_sign_and_encrypt_with_a_user_and_never_an_insecure_fallback(tmp_p
 
 
 async def test_a_server_without_the_asked_security_is_not_used_and_says_why(tmp_path, caplog):
-    from connectors.opcua.client import OpcUaSecurity
+    from connectors.opcua.tags import OpcUaSecurity
 
     port = free_port()
     server, nodes = await start_server(port)  # no certificate: it offers only None
@@ -215,7 +216,7 @@ async def test_a_server_without_the_asked_security_is_not_used_and_says_why(tmp_
 def test_security_settings_that_cannot_work_are_refused_when_the_tag_map_loads():
     from pydantic import ValidationError
 
-    from connectors.opcua.client import OpcUaSecurity
+    from connectors.opcua.tags import OpcUaSecurity
 
     with pytest.raises(ValidationError, match="needs `certificate` and `private_key`"):
         OpcUaSecurity(policy="Basic256Sha256", mode="SignAndEncrypt")
