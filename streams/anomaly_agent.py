@@ -279,7 +279,7 @@ class AnomalyProcessor:
         """Models are checkpointed and silent sensors found here, with no input from them."""
         self.checkpoints.save_due(partition, tick_ms, self.detectors)
         applied = self.offsets.get(partition, {})
-        if not self.pipeline.caught_up(
+        if not await self.pipeline.caught_up(
             partition, applied, (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
         ):
             return

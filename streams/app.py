@@ -87,16 +87,25 @@ class Pipeline:
         await self._out_topics[topic].send(key=key.encode(), value=value, partition=partition)
         metrics.EVENTS_OUT.labels(topic).inc()
 
-    def caught_up(self, partition: int, applied: dict[str, int], names: tuple[str, ...]) -> bool:
+    async def caught_up(
+        self, partition: int, applied: dict[str, int], names: tuple[str, ...]
+    ) -> bool:
         """True when `applied` (the last offset processed per topic) reaches the end of each
-        topic's `partition`: silence is only silence once the worker has read everything."""
+        topic's `partition`: silence is only silence once the worker has read everything. A
+        topic with nothing processed yet is caught up when the consumer's position is at its end
+        (a worker that started at the end of the topic, or reads nothing new there)."""
         consumer = self.app.consumer
         caught_up = True
         for topic in names:
-            highwater = consumer.highwater(TP(topic, partition))
+            tp = TP(topic, partition)
+            highwater = consumer.highwater(tp)
             if highwater is None:
                 continue
-            lag = max(0, highwater - 1 - applied.get(topic, -1)) if highwater > 0 else 0
+            if topic in applied:
+                next_offset = applied[topic] + 1
+            else:
+                next_offset = await consumer.position(tp) or 0
+            lag = max(0, highwater - next_offset)
             metrics.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
             caught_up = caught_up and lag == 0
         return caught_up

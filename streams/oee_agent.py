@@ -174,19 +174,19 @@ class OeeProcessor:
         clocks[topic].observe(decoded.time, now_ms())
         self._save_clocks(partition, clocks)
 
-    def _lagging(self, partition: int) -> set[str]:
+    async def _lagging(self, partition: int) -> set[str]:
         """Inputs of the partition not yet read to their end."""
         applied = self.table.get(f"__offsets__/{partition}") or {}
         return {
             t
             for t in (topics.MACHINE_EVENTS, topics.MES_EVENTS)
-            if not self.pipeline.caught_up(partition, applied, (t,))
+            if not await self.pipeline.caught_up(partition, applied, (t,))
         }
 
     async def on_tick(self, partition: int, tick_ms: int) -> None:
         clocks = self._clocks(partition)
         previous = self.table.get(f"__watermark__/{partition}")
-        watermark = partition_watermark(clocks, self._lagging(partition), tick_ms, previous)
+        watermark = partition_watermark(clocks, await self._lagging(partition), tick_ms, previous)
         if watermark is None:
             return
         self._save_clocks(partition, clocks)

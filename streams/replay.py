@@ -4,8 +4,9 @@ The sink stores a batch and only then lets its offsets be committed, so a worker
 between leaves rows in ClickHouse whose messages the next owner of the partition reads again.
 The guard notices where that can happen (the first messages of a partition in this process, or
 after its offsets jumped) and looks those messages' rows up by identity (event id and time,
-narrowed by the table's sort key) so that rows already stored are not inserted twice. A
-partition stops being checked with its first batch of which nothing was stored before.
+narrowed by the table's sort key) so that rows already stored are not inserted twice. Every
+message that was already in the partition when the guard first saw it is checked (an earlier
+writer may have stored any of them), and after that until a batch finds nothing stored.
 """
 
 from __future__ import annotations
@@ -85,16 +86,23 @@ class ReplayGuard:
 
     _next_offset: dict[TopicPartition, int] = field(default_factory=dict)
     _suspect: set[TopicPartition] = field(default_factory=set)
+    _check_below: dict[TopicPartition, int] = field(default_factory=dict)
 
-    def to_check(self, positions: list[Position]) -> set[int]:
-        """Indexes of the batch's messages whose rows must be looked up before inserting."""
+    def to_check(
+        self, positions: list[Position], ends: dict[TopicPartition, int] | None = None
+    ) -> set[int]:
+        """Indexes of the batch's messages whose rows must be looked up before inserting;
+        `ends` are the partitions' end offsets now (what an earlier writer could have seen)."""
         indexes = set()
         for index, (topic, partition, offset) in enumerate(positions):
             tp = (topic, partition)
             if self._next_offset.get(tp) != offset:
                 self._suspect.add(tp)  # first seen here, or read again from elsewhere
+                end = (ends or {}).get(tp)
+                if end is not None:
+                    self._check_below[tp] = max(self._check_below.get(tp, 0), end)
             self._next_offset[tp] = offset + 1
-            if tp in self._suspect:
+            if tp in self._suspect or offset < self._check_below.get(tp, 0):
                 indexes.add(index)
         return indexes
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from faust.types import EventT
+from faust.types import TP, EventT
 
 from schemas import topics
 from schemas.codec import decode_any
@@ -115,9 +115,10 @@ def drop_stored_rows(
     positions: list[Position],
     guard: ReplayGuard,
     on_retry: OnRetry = None,
+    ends: dict[tuple[str, int], int] | None = None,
 ) -> int:
     """Remove from `tables` the rows of replayed messages that ClickHouse already holds."""
-    to_check = guard.to_check(positions)
+    to_check = guard.to_check(positions, ends)
     if not to_check:
         return 0
     looked_up: set[int] = set()
@@ -153,11 +154,13 @@ def write_batch(
     guard: ReplayGuard | None = None,
     on_retry: OnRetry = None,
     context: ContextBook | None = None,
+    ends: dict[tuple[str, int], int] | None = None,
 ) -> BatchResult:
-    """Store a batch's rows; `on_retry` hears of every retry while ClickHouse is unreachable."""
+    """Store a batch's rows; `on_retry` hears of every retry while ClickHouse is unreachable;
+    `ends` are the partitions' end offsets (for the replay guard)."""
     tables, undecodable = rows_by_table(values, context)
     if guard is not None and positions is not None:
-        drop_stored_rows(store, tables, positions, guard, on_retry)
+        drop_stored_rows(store, tables, positions, guard, on_retry, ends)
     metrics.SINK_SKIPPED.inc(len(undecodable))
     refused: dict[int, str] = {}
     with metrics.SINK_BATCH_SECONDS.time():
@@ -190,8 +193,16 @@ def register(pipeline: Pipeline) -> None:
                 _count_in(event)
             values = [bytes(e.value or b"") for e in batch]
             positions = [(e.message.topic, e.message.partition, e.message.offset) for e in batch]
+            ends = _end_offsets(pipeline, positions)
             result = await asyncio.to_thread(
-                write_batch, store, values, positions, guard, unreachable, pipeline.context
+                write_batch,
+                store,
+                values,
+                positions,
+                guard,
+                unreachable,
+                pipeline.context,
+                ends,
             )
             pipeline.clickhouse_reachable = True
             metrics.CLICKHOUSE_REACHABLE.set(1)
@@ -213,6 +224,16 @@ def register(pipeline: Pipeline) -> None:
                     continue
                 refused = InvalidEventError(f"not stored: {reason}", "store_refused")
                 await pipeline.dead_letter(batch[index], refused)
+
+
+def _end_offsets(pipeline: Pipeline, positions: list[Position]) -> dict[tuple[str, int], int]:
+    consumer = pipeline.app.consumer
+    ends = {}
+    for topic, partition in {(t, p) for t, p, _ in positions}:
+        end = consumer.highwater(TP(topic, partition)) if consumer else None
+        if end is not None:
+            ends[(topic, partition)] = end
+    return ends
 
 
 def _count_in(event: EventT) -> None:

@@ -12,7 +12,7 @@ import pytest
 from connectors.publisher import Publisher
 from schemas.events import MachineState, ProductionCount, SensorReading, WorkOrderStarted
 from schemas.states import State
-from tests.integration.conftest import FAST_WINDOWS, WorkerProcess
+from tests.integration.conftest import FAST_WINDOWS, ONLY_NEW_EVENTS, WorkerProcess
 
 pytestmark = pytest.mark.integration
 WINDOW_MS = 10_000
@@ -44,7 +44,7 @@ def test_killed_worker_resumes_oee_without_loss_or_double_counting(
     ]
     # keep the watermark from closing windows while the worker is down: lateness covers it
     settings = {**FAST_WINDOWS, "allowed_lateness_s": 40, "idle_timeout_s": 600}
-    first = WorkerProcess(kafka_bootstrap, tmp_path, **settings)
+    first = WorkerProcess(kafka_bootstrap, tmp_path, **settings, **ONLY_NEW_EVENTS)
     request.addfinalizer(first.stop)
     first.start()
     publisher = Publisher({"bootstrap.servers": kafka_bootstrap})
@@ -88,7 +88,7 @@ def test_restarted_worker_scores_without_a_new_warm_up(kafka_bootstrap, tmp_path
     asset = f"model{uuid.uuid4().hex[:6]}/l1/s1/m1"
     start = int(time.time() * 1000) - 120_000
     settings = {**FAST_WINDOWS, "anomaly_checkpoint_s": 1}
-    first = WorkerProcess(kafka_bootstrap, tmp_path, **settings)
+    first = WorkerProcess(kafka_bootstrap, tmp_path, **settings, **ONLY_NEW_EVENTS)
     request.addfinalizer(first.stop)
     first.start()
     publisher = Publisher({"bootstrap.servers": kafka_bootstrap})
@@ -142,7 +142,7 @@ def test_sink_killed_mid_stream_stores_every_reading_exactly_once(
 
     # nothing is committed while the first worker lives: all its input is read again
     settings = {**FAST_WINDOWS, "commit_interval_s": 3600, "sink_batch_rows": 500}
-    first = WorkerProcess(kafka_bootstrap, tmp_path, **settings)
+    first = WorkerProcess(kafka_bootstrap, tmp_path, **settings, **ONLY_NEW_EVENTS)
     request.addfinalizer(first.stop)
     first.start()
     publisher = Publisher({"bootstrap.servers": kafka_bootstrap})

@@ -48,3 +48,13 @@ def test_lookup_is_narrowed_by_the_sort_key_and_escapes_text():
     assert "event_id IN ('a\\'1', 'b')" in sql
     assert row_identity(TABLE, rows[1]) == ("b", 1700000002250)
     assert quote("back\\slash") == "'back\\\\slash'"
+
+
+def test_everything_already_in_the_partition_at_first_sight_is_checked():
+    guard = ReplayGuard()
+    first = [("readings", 0, 0), ("readings", 0, 1)]
+    assert guard.to_check(first, ends={("readings", 0): 5}) == {0, 1}
+    guard.settle(first, looked_up={0, 1}, found=set())  # an earlier writer began later on
+    assert guard.to_check([("readings", 0, 2), ("readings", 0, 3)]) == {0, 1}
+    assert guard.to_check([("readings", 0, 4)]) == {0}
+    assert guard.to_check([("readings", 0, 5)]) == set()  # produced after this worker began
