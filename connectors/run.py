@@ -9,8 +9,7 @@ import logging
 import signal
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.health import start_health_server
 from connectors.modbus.poller import ModbusPoller
@@ -18,7 +17,7 @@ from connectors.modbus.registers import DeviceMap
 from connectors.opcua.client import OpcUaConnector
 from connectors.opcua.tags import OpcUaEndpoint
 from connectors.publisher import Publisher
-from schemas.codec import describe_validation_error
+from schemas.codec import load_yaml_model
 from schemas.events import SensorSpec
 from schemas.exceptions import LinePulseError
 
@@ -37,17 +36,7 @@ class PlantConfig(BaseModel):
 
 
 def load_config(path: Path) -> PlantConfig:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        msg = f"cannot read {path}: {exc}"
-        raise ConnectorConfigError(msg) from exc
-    try:
-        config = PlantConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = describe_validation_error(exc)
-        msg = f"{path}: {problems}"
-        raise ConnectorConfigError(msg) from exc
+    config = load_yaml_model(path, PlantConfig, ConnectorConfigError, "the plant config")
     if not config.modbus and not config.opcua:
         msg = f"{path} configures no connector; add an `opcua:` or `modbus:` list"
         raise ConnectorConfigError(msg)

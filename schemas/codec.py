@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import orjson
+import yaml
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from schemas.events import AnyEvent, IngestEvent, MachineEvent, MesEvent, SensorEvent
-from schemas.exceptions import InvalidEventError
+from schemas.exceptions import InvalidEventError, LinePulseError
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 _ANY = TypeAdapter(Annotated[AnyEvent, Field(discriminator="kind")])
 _INGEST = TypeAdapter(Annotated[IngestEvent, Field(discriminator="kind")])
@@ -29,6 +32,21 @@ def describe_validation_error(error: ValidationError) -> str:
         where = ".".join(str(p) for p in item["loc"]) or "<message>"
         parts.append(f"{where}: {item['msg']}")
     return "; ".join(parts)
+
+
+def load_yaml_model(path: Path, model: type[M], error: type[LinePulseError], what: str) -> M:
+    """A YAML file (`what`, for the messages) validated into `model`; a file that cannot be
+    read or a mistake in it raises `error` naming the file and the fields."""
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        msg = f"cannot read {what} {path}: {exc}"
+        raise error(msg) from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        msg = f"{path}: {describe_validation_error(exc)}"
+        raise error(msg) from exc
 
 
 def _decode(raw: bytes | str | dict[str, Any], adapter: TypeAdapter[T], what: str) -> T:

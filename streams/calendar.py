@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from schemas.codec import describe_validation_error
+from schemas.codec import load_yaml_model
 from schemas.exceptions import LinePulseError
 from streams.oee import PlannedStop
 
@@ -166,13 +165,4 @@ class ShiftCalendar(BaseModel):
 
 
 def load_calendar(path: Path) -> ShiftCalendar:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        msg = f"cannot read the shift calendar {path}: {exc}"
-        raise CalendarError(msg) from exc
-    try:
-        return ShiftCalendar.model_validate(data or {})
-    except ValidationError as exc:
-        msg = f"{path}: {describe_validation_error(exc)}"
-        raise CalendarError(msg) from exc
+    return load_yaml_model(path, ShiftCalendar, CalendarError, "the shift calendar")

@@ -6,15 +6,11 @@ import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.codec import describe_validation_error
 from schemas.events import SensorSpec
-from schemas.exceptions import LinePulseError
 
 Function = Literal["holding", "input", "coil", "discrete"]
 DataType = Literal["int16", "uint16", "int32", "uint32", "float32", "float64", "bool", "string"]
@@ -24,10 +20,6 @@ _REGISTERS = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "f
 _STRUCT = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "float32": "f", "float64": "d"}
 # most registers (or bits) one read may ask for, by the Modbus specification
 MAX_READ = {"holding": 125, "input": 125, "coil": 2000, "discrete": 2000}
-
-
-class RegisterMapError(LinePulseError):
-    """A Modbus register map cannot be used."""
 
 
 class RegisterTag(BaseModel):
@@ -89,20 +81,6 @@ class DeviceMap(BaseModel):
     retries: int = Field(3, ge=0)
     max_gap: int = Field(8, ge=0, description="unused registers a coalesced read may span")
     tags: list[RegisterTag] = Field(min_length=1)
-
-
-def load_device_map(path: Path) -> DeviceMap:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        msg = f"cannot read the register map {path}: {exc}"
-        raise RegisterMapError(msg) from exc
-    try:
-        return DeviceMap.model_validate(data)
-    except ValidationError as exc:
-        problems = describe_validation_error(exc)
-        msg = f"register map {path}: {problems}"
-        raise RegisterMapError(msg) from exc
 
 
 def _ordered_bytes(registers: list[int], order: ByteOrder) -> bytes:
