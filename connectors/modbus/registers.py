@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from connectors.tag import SensorTag
 from schemas.events import SensorSpec
 
 Function = Literal["holding", "input", "coil", "discrete"]
@@ -22,13 +22,9 @@ _STRUCT = {"int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "float32": 
 MAX_READ = {"holding": 125, "input": 125, "coil": 2000, "discrete": 2000}
 
 
-class RegisterTag(BaseModel):
+class RegisterTag(SensorTag):
     """One value read from a device, published as a sensor reading."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    sensor: str = Field(min_length=1)
-    asset: str = Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,3}$")
     unit_id: int = Field(1, ge=0, le=247)
     function: Function = "holding"
     address: int = Field(ge=0, le=65535)
@@ -37,23 +33,12 @@ class RegisterTag(BaseModel):
     byte_order: ByteOrder = "ABCD"
     scale: float = 1.0
     offset: float = 0.0
-    unit: str = ""
     poll_s: float = Field(1.0, gt=0)
-    expected_min: float | None = Field(None, description="lowest plausible value")
-    expected_max: float | None = Field(None, description="highest plausible value")
 
     def spec(self, host: str, port: int) -> SensorSpec:
         """What the worker may expect of this tag: polled, so a nominal interval."""
-        return SensorSpec(
-            time=int(time.time() * 1000),
-            asset=self.asset,
-            sensor=self.sensor,
-            unit=self.unit,
-            expected_min=self.expected_min,
-            expected_max=self.expected_max,
-            interval_ms=self.poll_s * 1000,
-            source=f"modbus {host}:{port} unit {self.unit_id} {self.function} {self.address}",
-        )
+        source = f"modbus {host}:{port} unit {self.unit_id} {self.function} {self.address}"
+        return self.declared(self.poll_s * 1000, source)
 
     @model_validator(mode="after")
     def _fits_its_function(self) -> RegisterTag:

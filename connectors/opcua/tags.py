@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from connectors.tag import SensorTag
 from schemas.events import SensorSpec
 from schemas.exceptions import LinePulseError
 
 
-class OpcUaTag(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class OpcUaTag(SensorTag):
     node_id: str | None = Field(None, min_length=1, description="e.g. ns=2;s=Press7.Force")
     browse_path: str | None = Field(
         None,
         min_length=1,
         description="instead of node_id: browse names from Objects, e.g. 2:Press7/2:Force",
     )
-    sensor: str = Field(min_length=1)
-    asset: str = Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,3}$")
-    unit: str = ""
     sampling_ms: float = Field(100.0, ge=0)
     queue_size: int = Field(10, ge=0)
     deadband: float = Field(
@@ -38,8 +33,6 @@ class OpcUaTag(BaseModel):
         description="subscribe (polled instead if the server refuses the monitored item), or poll",
     )
     poll_ms: float = Field(1000.0, gt=0, description="how often a polled tag is read")
-    expected_min: float | None = Field(None, description="lowest plausible value")
-    expected_max: float | None = Field(None, description="highest plausible value")
 
     @model_validator(mode="after")
     def _addressed_once(self) -> OpcUaTag:
@@ -59,16 +52,8 @@ class OpcUaTag(BaseModel):
     def spec(self, url: str) -> SensorSpec:
         """What the worker may expect of this tag; subscriptions without a deadband report on
         change only, so only polled tags have a nominal interval."""
-        return SensorSpec(
-            time=int(time.time() * 1000),
-            asset=self.asset,
-            sensor=self.sensor,
-            unit=self.unit,
-            expected_min=self.expected_min,
-            expected_max=self.expected_max,
-            interval_ms=self.poll_ms if self.read == "poll" else None,
-            source=f"opcua {url} {self.node_id or self.browse_path}",
-        )
+        interval_ms = self.poll_ms if self.read == "poll" else None
+        return self.declared(interval_ms, f"opcua {url} {self.node_id or self.browse_path}")
 
 
 class OpcUaSecurityError(LinePulseError):

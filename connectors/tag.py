@@ -1,0 +1,33 @@
+"""What every tag of a tag map has, whatever the protocol: the sensor it feeds and what it may
+be expected to send."""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.events import ASSET_PATTERN, SensorSpec
+
+
+class SensorTag(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sensor: str = Field(min_length=1)
+    asset: str = Field(pattern=ASSET_PATTERN)
+    unit: str = ""
+    expected_min: float | None = Field(None, description="lowest plausible value")
+    expected_max: float | None = Field(None, description="highest plausible value")
+
+    def declared(self, interval_ms: float | None, source: str) -> SensorSpec:
+        """The spec the connector publishes for this tag."""
+        return SensorSpec(
+            time=int(time.time() * 1000),
+            asset=self.asset,
+            sensor=self.sensor,
+            unit=self.unit,
+            expected_min=self.expected_min,
+            expected_max=self.expected_max,
+            interval_ms=interval_ms,
+            source=source,
+        )
