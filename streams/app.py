@@ -249,7 +249,7 @@ def _add_views(pipeline: Pipeline) -> None:
             "assigned_partitions": assigned,
             "clickhouse": "reachable" if reachable else "unreachable: the sink waits and retries",
             "context": "current" if context_ready else "reading the MES and sensor spec topics",
-            "context_events": sum(feed.applied for feed in pipeline.feeds),
+            "feed_events": sum(feed.applied for feed in pipeline.feeds),
             "counters": pipeline.counters,
         }
         return web.json(body, status=200 if ready else 503)

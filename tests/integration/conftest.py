@@ -87,6 +87,16 @@ class WorkerProcess:
         except Exception:  # noqa: BLE001 - not up yet
             return {}
 
+    def feed_events(self) -> int:
+        """MES and sensor-spec events the worker's whole-topic feeds have applied so far."""
+        return int(self.health().get("feed_events", 0))
+
+    def wait_feed_events(self, at_least: int, what: str, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.feed_events() < at_least:
+            assert time.monotonic() < deadline, f"the feeds did not read {what}"
+            time.sleep(0.3)
+
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
             return r.read().decode()

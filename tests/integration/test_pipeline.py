@@ -396,7 +396,7 @@ def test_readings_states_and_alerts_carry_the_production_context_of_their_time(
     vin = "WVWZZZ1JZXW000042"
     start = int(time.time() * 1000) - 200_000
     publisher = Publisher({"bootstrap.servers": worker.bootstrap})
-    applied_before = worker.health().get("context_events", 0)
+    applied_before = worker.feed_events()
     for event in (
         ShiftStarted(time=start, asset=f"{plant}/body", shift="early"),
         WorkOrderStarted(
@@ -407,10 +407,7 @@ def test_readings_states_and_alerts_carry_the_production_context_of_their_time(
     ):
         publisher.publish(event)
     publisher.flush()
-    deadline = time.monotonic() + 30
-    while worker.health().get("context_events", 0) < applied_before + 4:
-        assert time.monotonic() < deadline, "the context feed did not read the MES events"
-        time.sleep(0.3)
+    worker.wait_feed_events(applied_before + 4, "the MES events")
     values = [20.0 + (i % 7) * 0.1 for i in range(90)] + [60.0] * 6
     for i, value in enumerate(values):
         publisher.publish(
@@ -453,7 +450,7 @@ def test_declared_range_and_rate_raise_data_quality_alerts_and_are_stored(worker
     asset = f"{plant}/l1/s1/m1"
     start = int(time.time() * 1000) - 240_000
     publisher = Publisher({"bootstrap.servers": worker.bootstrap})
-    applied_before = worker.health().get("context_events", 0)
+    applied_before = worker.feed_events()
     publisher.publish_spec(
         SensorSpec(
             time=start,
@@ -467,10 +464,7 @@ def test_declared_range_and_rate_raise_data_quality_alerts_and_are_stored(worker
         )
     )
     publisher.flush()
-    deadline = time.monotonic() + 30
-    while worker.health().get("context_events", 0) < applied_before + 1:
-        assert time.monotonic() < deadline, "the spec feed did not read the spec"
-        time.sleep(0.3)
+    worker.wait_feed_events(applied_before + 1, "the spec")
     times = [start + i * 1000 for i in range(30)] + [start + 30_000 + i * 3000 for i in range(20)]
     for i, at in enumerate(times):
         value = 150.0 if i == 25 else 40.0 + (i % 5) * 0.1
