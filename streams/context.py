@@ -75,11 +75,10 @@ class ContextBook:
                     del times[0], values[0]
         return bool(changes)
 
-    def _value(self, asset: str, name: str, time_ms: int) -> str | None:
-        return self._entry(asset, name, time_ms)[0]
-
-    def _entry(self, asset: str, name: str, time_ms: int) -> tuple[str | None, int | None]:
-        for owner in _ancestors(asset):
+    def _entry(self, owners: list[str], name: str, time_ms: int) -> tuple[str | None, int | None]:
+        """The value of `name` at `time_ms` on the first of `owners` (an asset and its
+        ancestors) that has one, and when it was set."""
+        for owner in owners:
             timeline = self._timelines.get((owner, name))
             if timeline is None:
                 continue
@@ -93,20 +92,28 @@ class ContextBook:
         """A field's value at `time_ms` and the time it was set (e.g. the running shift and
         when it started)."""
         with self._lock:
-            return self._entry(asset, name, time_ms)
+            return self._entry(_ancestors(asset), name, time_ms)
+
+    def _known(self, asset: str, time_ms: int) -> dict[str, str]:
+        """The fields known for the asset at that time (and its station), None left out."""
+        owners = _ancestors(asset)
+        with self._lock:
+            found = {name: self._entry(owners, name, time_ms)[0] for name in FIELDS}
+        known = {name: value for name, value in found.items() if value is not None}
+        parts = asset.split("/")
+        if len(parts) >= 3:
+            known["station"] = "/".join(parts[:3])
+        return known
 
     def at(self, asset: str, time_ms: int) -> ProductionContext:
-        with self._lock:
-            found = {name: self._value(asset, name, time_ms) for name in FIELDS}
-        parts = asset.split("/")
-        station = "/".join(parts[:3]) if len(parts) >= 3 else None
-        return ProductionContext(station=station, **found)
+        return ProductionContext(**self._known(asset, time_ms))
 
     def enrich(self, event: Any) -> Any:
-        """The event with the context in force at its time; fields it carries itself win."""
-        known = self.at(event.asset, event.time)
+        """The event with the context in force at its time; fields it carries itself win.
+        (Runs for every reading the worker stores: no validation of values already valid.)"""
         own = event.context.model_dump(exclude_none=True) if event.context else {}
-        merged = {**known.model_dump(exclude_none=True), **own}
+        merged = {**self._known(event.asset, event.time), **own}
         if merged == own:
             return event
-        return event.model_copy(update={"context": ProductionContext(**merged)})
+        context = ProductionContext.model_construct(**merged)
+        return event.model_copy(update={"context": context})
