@@ -221,7 +221,20 @@ def open_pipeline_store(pipeline: Pipeline) -> Store:
         apply_retention(store, settings)
     until_reachable(lambda: require_schema(store), "reading the ClickHouse schema version")
     pipeline.store = store
+    metrics.CLICKHOUSE_REACHABLE.set(1)
     return store
+
+
+async def _positioned(consumer: Any, assignment: set[TP]) -> bool:
+    """Every assigned partition has a read position (a group without committed offsets gets it
+    from the reset policy on the first fetch): events sent from now on will be read."""
+    try:
+        positions = await asyncio.wait_for(
+            asyncio.gather(*(consumer.position(tp) for tp in assignment)), timeout=2
+        )
+    except Exception:  # noqa: BLE001 - a position not known yet (or timed out): not ready
+        return False
+    return all(position is not None for position in positions)
 
 
 def _add_views(pipeline: Pipeline) -> None:
@@ -240,13 +253,21 @@ def _add_views(pipeline: Pipeline) -> None:
 
     @app.page("/health")
     async def health_view(web: Any, request: Any) -> Any:
-        assigned = len(app.consumer.assignment()) if app.consumer else 0
+        assignment = app.consumer.assignment() if app.consumer else set()
+        positioned = await _positioned(app.consumer, assignment)
         reachable = pipeline.clickhouse_reachable
         context_ready = all(feed.caught_up.is_set() for feed in pipeline.feeds)
-        ready = pipeline.store is not None and assigned > 0 and reachable and context_ready
+        ready = (
+            pipeline.store is not None
+            and len(assignment) > 0
+            and positioned
+            and reachable
+            and context_ready
+        )
         body = {
             "ready": ready,
-            "assigned_partitions": assigned,
+            "assigned_partitions": len(assignment),
+            "positioned": positioned,
             "clickhouse": "reachable" if reachable else "unreachable: the sink waits and retries",
             "context": "current" if context_ready else "reading the MES and sensor spec topics",
             "feed_events": sum(feed.applied for feed in pipeline.feeds),
