@@ -44,7 +44,7 @@ def test_killed_worker_resumes_oee_without_loss_or_double_counting(
     ]
     # keep the watermark from closing windows while the worker is down: lateness covers it
     settings = {**FAST_WINDOWS, "allowed_lateness_s": 40, "idle_timeout_s": 600}
-    first = WorkerProcess(kafka_bootstrap, tmp_path, **settings, **ONLY_NEW_EVENTS)
+    first = WorkerProcess(kafka_bootstrap, tmp_path, **settings)
     request.addfinalizer(first.stop)
     first.start()
     publisher = Publisher({"bootstrap.servers": kafka_bootstrap})
