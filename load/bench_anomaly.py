@@ -2,40 +2,36 @@
 
     python load/bench_anomaly.py --observations 200000 --json OUT.json
 
-Three loops over the same observations, in the same run: River's rolling mean and variance
-updated and read directly (the bare model), LinePulse's SensorDetector (the same statistics
-with warm-up, noise floor and anomaly quarantine), and the agent's whole per-reading path
-(decode and validate the JSON reading, score, build and encode the AnomalyScore).
+Three loops over the same observations, in the same run: River's own `score_one` + `learn_one`
+loop over LinePulse's feature model (a River anomaly detector: the bare model), LinePulse's
+SensorDetector as the worker calls it (features, rest after an onset, warm-up flag), and the
+agent's whole per-reading path (decode and validate the JSON reading, score, build and encode
+the AnomalyScore).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import sys
 import time
 from pathlib import Path
 
-from river import stats, utils
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from schemas.codec import decode_sensor, encode  # noqa: E402
 from schemas.events import AnomalyScore, SensorReading  # noqa: E402
-from streams.anomaly import DetectorSettings, SensorDetector  # noqa: E402
+from streams.anomaly import DetectorSettings, LikelihoodDetector, SensorDetector  # noqa: E402
 
 
-def bare_river(values: list[float], window: int) -> float:
-    mean = utils.Rolling(stats.Mean, window_size=window)
-    var = utils.Rolling(stats.Var, window_size=window)
+def bare_river(values: list[float], settings: DetectorSettings) -> float:
+    model = LikelihoodDetector(settings)
+    observations = [{"value": value} for value in values]
     started = time.perf_counter()
-    for value in values:
-        spread = math.sqrt(max(var.get(), 0.0)) or 1e-9
-        math.erf(abs(value - mean.get()) / spread / math.sqrt(2))
-        mean.update(value)
-        var.update(value)
+    for x in observations:
+        model.score_one(x)
+        model.learn_one(x)
     return time.perf_counter() - started
 
 
@@ -82,7 +78,7 @@ def main() -> None:
     values = [20 + rng.gauss(0, 1) + (15 if i % 5000 == 0 else 0) for i in range(args.observations)]
     settings = DetectorSettings()
     n = len(values)
-    bare_s = bare_river(values, settings.window_size)
+    bare_s = bare_river(values, settings)
     detector_s = detector(values, settings)
     agent_s = agent_path(values, settings)
     result = {

@@ -1,20 +1,45 @@
-"""Online anomaly scoring of one sensor with River: learn and score each observation once."""
+"""Online anomaly scoring with bounded memory: learn and score each observation once.
+
+Each feature of a sensor (a value, or a vibration second's RMS, peak, ...) is scored in three
+steps, chosen by measurement on NAB and SKAB (`load/compare_detectors.py`, `load/RESULTS.md`):
+
+1. deviation: how many fading standard deviations the value lies from its fading mean, squashed
+   into [0, 1); values judged anomalous are kept out of these statistics (a bounded quarantine),
+   so that a fault does not become the new normal;
+2. likelihood: the mean of the last few deviations against the distribution of recent ones, an
+   adaptive threshold that follows how noisy the feature usually is (Numenta's anomaly
+   likelihood); a value beyond the range seen so far, plus a tolerance, is certain;
+3. score: the likelihood's tail probability p as -log10(p) / 10 in [0, 1], so 0.5 is p = 1e-5.
+   After an onset the score rests (half its value, below the threshold) for a while, so that one
+   lasting fault is reported once; `is_anomaly` still says whether the feature is anomalous now.
+"""
 
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from river import stats, utils
+from river import base
+
+_SMALLEST_TAIL = 1e-10
+_LOG_SMALLEST_TAIL = math.log(_SMALLEST_TAIL)
 
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    window_size: int = 600
-    warmup: int = 60
-    threshold: float = 0.9995
-    relative_noise_floor: float = 0.01
+    warmup: int = 300
+    threshold: float = 0.5
+    window_size: int = 6400
+    score_window: int = 8640
+    smoothing: int = 10
+    rest: int = 100
+    quarantine: int = 400
+    range_tolerance: float = 0.05
+    relative_noise_floor: float = 0.001
+    reestimate_every: int = 100
 
 
 @dataclass(frozen=True)
@@ -24,55 +49,224 @@ class Scored:
     warming_up: bool
 
 
-class RollingGaussianScore:
-    """Two-sided Gaussian tail score, 2·|CDF(x) − 0.5| in [0, 1], over a rolling window of
-    River statistics. The spread has a floor (a share of the mean's magnitude), so a feature
-    that barely moves in normal operation cannot turn measurement jitter into alarms."""
+class FadingMoments:
+    """Mean and variance that weigh the last `span` values most: a plain running mean and
+    variance until `span` values are in, exponentially fading after that, in constant memory."""
 
-    def __init__(self, window_size: int, relative_floor: float) -> None:
-        self.mean: Any = utils.Rolling(stats.Mean, window_size=window_size)
-        self.var: Any = utils.Rolling(stats.Var, window_size=window_size)
-        self.relative_floor = relative_floor
+    def __init__(self, span: int) -> None:
+        self.fading = 2.0 / (span + 1)
+        self.count = 0
+        self.mean = 0.0
+        self.var = 0.0
 
-    def score(self, value: float) -> float:
-        mean = float(self.mean.get())
+    def update(self, value: float) -> None:
+        self.count += 1
+        weight = max(1.0 / self.count, self.fading)
+        delta = value - self.mean
+        self.mean += weight * delta
+        self.var = (1.0 - weight) * (self.var + weight * delta * delta)
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(max(self.var, 0.0))
+
+
+class ValueDeviation:
+    """How unusual one feature's value is against its own recent past."""
+
+    def __init__(self, settings: DetectorSettings) -> None:
+        self.settings = settings
+        self.moments = FadingMoments(settings.window_size)
+        self.lowest = math.inf
+        self.highest = -math.inf
+
+    def deviation(self, value: float) -> float:
+        if self.moments.count < 2:
+            return 0.0
         spread = max(
-            math.sqrt(max(float(self.var.get()), 0.0)), abs(mean) * self.relative_floor, 1e-9
+            self.moments.std, abs(self.moments.mean) * self.settings.relative_noise_floor, 1e-12
         )
-        return math.erf(abs(value - mean) / spread / math.sqrt(2))
+        return 1.0 - math.exp(-abs(value - self.moments.mean) / spread / 3.0)
 
-    def learn(self, value: float) -> None:
-        self.mean.update(value)
-        self.var.update(value)
+    def beyond_range(self, value: float) -> bool:
+        if self.highest <= self.lowest:
+            return False
+        tolerance = (self.highest - self.lowest) * self.settings.range_tolerance
+        return value > self.highest + tolerance or value < self.lowest - tolerance
+
+    def learn(self, value: float, quarantined: bool) -> None:
+        if not quarantined:
+            self.moments.update(value)
+        self.lowest = min(self.lowest, value)
+        self.highest = max(self.highest, value)
+
+
+class DeviationLikelihood:
+    """The adaptive threshold: recent deviations against their own usual distribution, whose
+    mean and spread are re-estimated every `reestimate_every` observations."""
+
+    def __init__(self, settings: DetectorSettings) -> None:
+        self.settings = settings
+        self.recent: deque[float] = deque(maxlen=settings.smoothing)
+        self.usual = FadingMoments(settings.score_window)
+        self.usual_mean = 0.0
+        self.usual_std = 1.0
+        self.seen = 0
+        self.anomalous_run = 0
+
+    def widen(self, smoothing: int) -> None:
+        """Average over more recent deviations (an asset's model smooths over all its features)."""
+        if smoothing > (self.recent.maxlen or 0):
+            self.recent = deque(self.recent, maxlen=smoothing)
+
+    def quarantined(self, anomalous: bool) -> bool:
+        """Whether this observation stays out of training: anomalous, and not yet anomalous for
+        longer than the quarantine (a lasting change of regime is learned in the end)."""
+        self.anomalous_run = self.anomalous_run + 1 if anomalous else 0
+        return anomalous and self.anomalous_run <= self.settings.quarantine
+
+    @property
+    def warming_up(self) -> bool:
+        return self.seen < self.settings.warmup
+
+    def smoothed(self, deviation: float) -> float:
+        window = [*self.recent, deviation][-(self.recent.maxlen or 1) :]
+        return sum(window) / len(window)
+
+    def score(self, deviation: float) -> float:
+        """-log10 of the tail probability of the smoothed deviation, divided by 10."""
+        if self.warming_up:
+            return 0.0
+        z = (self.smoothed(deviation) - self.usual_mean) / max(self.usual_std, 1e-4)
+        tail = 0.5 * math.erfc(z / math.sqrt(2))
+        return min(1.0, max(0.0, math.log(tail + _SMALLEST_TAIL) / _LOG_SMALLEST_TAIL))
+
+    def learn(self, deviation: float, quarantined: bool) -> None:
+        self.recent.append(deviation)
+        if not quarantined:
+            self.usual.update(sum(self.recent) / len(self.recent))
+        self.seen += 1
+        if self.seen % self.settings.reestimate_every == 0 or self.seen == self.settings.warmup:
+            self.usual_mean = self.usual.mean
+            self.usual_std = self.usual.std
+
+
+class LikelihoodDetector(base.AnomalyDetector):
+    """One feature's detector as a River anomaly detector (`score_one`, then `learn_one`)."""
+
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings or DetectorSettings()
+        self.values = ValueDeviation(self.settings)
+        self.likelihood = DeviationLikelihood(self.settings)
+        self._last_scored: tuple[float, float] | None = None
+
+    @property
+    def warming_up(self) -> bool:
+        return self.likelihood.warming_up
+
+    def score_one(self, x: dict[Hashable, Any]) -> float:
+        value = _only_value(x)
+        if self.warming_up:
+            score = 0.0
+        elif self.values.beyond_range(value):
+            score = 1.0
+        else:
+            score = self.likelihood.score(self.values.deviation(value))
+        self._last_scored = (value, score)
+        return score
+
+    def learn_one(self, x: dict[Hashable, Any]) -> None:
+        value = _only_value(x)
+        last = self._last_scored
+        score = last[1] if last is not None and last[0] == value else self.score_one(x)
+        self._last_scored = None
+        quarantined = self.likelihood.quarantined(score >= self.settings.threshold)
+        self.likelihood.learn(self.values.deviation(value), quarantined)
+        self.values.learn(value, quarantined)
+
+
+class Rest:
+    """After an onset, scores are reported below the threshold for `length` observations."""
+
+    def __init__(self, length: int, threshold: float) -> None:
+        self.length = length
+        self.threshold = threshold
+        self.since_onset = length
+
+    def report(self, score: float) -> float:
+        if self.since_onset < self.length:
+            self.since_onset += 1
+            return min(score / 2.0, self.threshold * 0.98)
+        if score >= self.threshold:
+            self.since_onset = 0
+        return score
 
 
 class SensorDetector:
-    """One rolling Gaussian score per feature; the observation's score is the largest.
-
-    Observations scored as anomalous are not learned, so that a fault does not become the new
-    normal; nothing is flagged during the warm-up.
-    """
+    """A sensor's observation (one or more features) scored by one detector per feature; the
+    observation's score is the largest, and it is anomalous when any feature is."""
 
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
         self.learned = 0
-        self._scorers: dict[str, RollingGaussianScore] = {}
-
-    def _scorer(self, feature: str) -> RollingGaussianScore:
-        if feature not in self._scorers:
-            self._scorers[feature] = RollingGaussianScore(
-                self.settings.window_size, self.settings.relative_noise_floor
-            )
-        return self._scorers[feature]
+        self._features: dict[str, LikelihoodDetector] = {}
+        self._rest: dict[str, Rest] = {}
 
     def observe(self, features: dict[str, float]) -> Scored:
+        best, anomalous = 0.0, False
+        for name, value in features.items():
+            detector = self._features.get(name)
+            if detector is None:
+                detector = self._features[name] = LikelihoodDetector(self.settings)
+                self._rest[name] = Rest(self.settings.rest, self.settings.threshold)
+            x: dict[Hashable, Any] = {name: value}
+            evidence = detector.score_one(x)
+            detector.learn_one(x)
+            anomalous = anomalous or evidence >= self.settings.threshold
+            best = max(best, self._rest[name].report(evidence))
         warming_up = self.learned < self.settings.warmup
-        score = 0.0
-        if not warming_up:
-            score = max((self._scorer(f).score(v) for f, v in features.items()), default=0.0)
-        is_anomaly = not warming_up and score >= self.settings.threshold
-        if not is_anomaly:
-            for feature, value in features.items():
-                self._scorer(feature).learn(value)
-            self.learned += 1
-        return Scored(min(max(score, 0.0), 1.0), is_anomaly, warming_up)
+        self.learned += 1
+        return Scored(best, anomalous and not warming_up, warming_up)
+
+
+class AssetDetector:
+    """The multivariate option: one score for an asset from all its sensors. Each feature's
+    deviation is kept as it last was; their root mean square goes through one likelihood, so
+    small deviations of several sensors at once add up (the smoothing spans `smoothing`
+    observations of every feature). A feature beyond its range is certain."""
+
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings or DetectorSettings()
+        self.learned = 0
+        self._values: dict[str, ValueDeviation] = {}
+        self._latest: dict[str, float] = {}
+        self.likelihood = DeviationLikelihood(self.settings)
+        self.rest = Rest(self.settings.rest, self.settings.threshold)
+
+    def observe(self, sensor: str, features: dict[str, float]) -> Scored:
+        beyond = False
+        for name, value in features.items():
+            key = f"{sensor}|{name}"
+            values = self._values.get(key)
+            if values is None:
+                values = self._values[key] = ValueDeviation(self.settings)
+                self.likelihood.widen(self.settings.smoothing * len(self._values))
+            beyond = beyond or (not self.likelihood.warming_up and values.beyond_range(value))
+            self._latest[key] = values.deviation(value)
+        combined = math.sqrt(sum(d * d for d in self._latest.values()) / len(self._latest))
+        evidence = 1.0 if beyond else self.likelihood.score(combined)
+        anomalous = evidence >= self.settings.threshold
+        quarantined = self.likelihood.quarantined(anomalous)
+        self.likelihood.learn(combined, quarantined)
+        for name, value in features.items():
+            self._values[f"{sensor}|{name}"].learn(value, quarantined)
+        warming_up = self.learned < self.settings.warmup
+        self.learned += 1
+        return Scored(self.rest.report(evidence), anomalous and not warming_up, warming_up)
+
+
+def _only_value(x: dict[Hashable, Any]) -> float:
+    if len(x) != 1:
+        msg = f"a feature detector scores one value at a time, got {list(x)}"
+        raise ValueError(msg)
+    return float(next(iter(x.values())))

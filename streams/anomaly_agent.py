@@ -24,7 +24,7 @@ from schemas.exceptions import InvalidEventError
 from schemas.states import State, state_family
 from streams import metrics
 from streams.alerts import AlertEpisodes, AlertPolicy
-from streams.anomaly import DetectorSettings, SensorDetector
+from streams.anomaly import AssetDetector, Scored, SensorDetector
 from streams.app import Pipeline, now_ms
 from streams.features import per_second_features
 from streams.model_store import ModelCheckpoints
@@ -32,6 +32,7 @@ from streams.quality import TimeLimits, check_event_time
 from streams.sensor_health import Finding, HealthRules, SensorHealth
 
 RUNNING_FAMILIES = frozenset({State.PRODUCING, State.REDUCED_SPEED})
+ASSET_SOURCE = "all sensors"
 
 
 def operating_mode(state: int) -> str:
@@ -85,13 +86,12 @@ class AnomalyProcessor:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         worker = pipeline.worker
-        self.settings = DetectorSettings(
-            worker.anomaly_window, worker.anomaly_warmup, worker.anomaly_threshold
-        )
+        self.settings = worker.detector_settings()
+        self.per_asset = worker.anomaly_scope == "asset"
         self.limits = TimeLimits(
             int(worker.max_future_s * 1000), int(worker.max_event_age_s * 1000)
         )
-        self.detectors: dict[str, SensorDetector] = {}
+        self.detectors: dict[str, SensorDetector | AssetDetector] = {}
         self.modes: dict[str, str] = {}
         self.episodes = AlertEpisodes(
             AlertPolicy("anomaly", "warning", worker.alert_raise_after, worker.alert_clear_after)
@@ -118,10 +118,21 @@ class AnomalyProcessor:
 
     def detector(self, key: str, partition: int) -> SensorDetector:
         """The sensor's model: in memory, else from its checkpoint, else a new one."""
-        if key not in self.detectors:
-            self.detectors[key] = self.checkpoints.load(key) or SensorDetector(self.settings)
+        model = self.detectors.get(key) or self.checkpoints.load(key)
+        if not isinstance(model, SensorDetector):
+            model = SensorDetector(self.settings)
+        self.detectors[key] = model
         self.checkpoints.touched(key, partition)
-        return self.detectors[key]
+        return model
+
+    def asset_detector(self, key: str, partition: int) -> AssetDetector:
+        """The asset's multivariate model, kept and checkpointed like the sensors' ones."""
+        model = self.detectors.get(key) or self.checkpoints.load(key)
+        if not isinstance(model, AssetDetector):
+            model = AssetDetector(self.settings)
+        self.detectors[key] = model
+        self.checkpoints.touched(key, partition)
+        return model
 
     def track_mode(self, raw: bytes) -> None:
         """Follow machine states (invalid ones are dead-lettered by the OEE agent)."""
@@ -319,43 +330,66 @@ class AnomalyProcessor:
     def score(
         self, event: SensorEvent, observed: list[Observation], partition: int = 0
     ) -> list[tuple[AnomalyScore, Alert | None]]:
-        sensor_key = f"{event.asset}|{event.sensor}"
         mode = self.modes.get(event.asset, "running")
-        detector = self.detector(f"{sensor_key}|{mode}", partition)
+        sensor_model = self.detector(f"{event.asset}|{event.sensor}|{mode}", partition)
+        asset_model = (
+            self.asset_detector(f"{event.asset}|{ASSET_SOURCE}|{mode}", partition)
+            if self.per_asset
+            else None
+        )
         results = []
         for time, features in observed:
-            scored = detector.observe(features)
-            metrics.ANOMALY_SCORED.inc()
-            score = AnomalyScore(
-                id=f"{sensor_key}|{time}",
-                time=time,
-                asset=event.asset,
-                context=event.context,
-                sensor=event.sensor,
-                score=scored.score,
-                threshold=self.settings.threshold,
-                is_anomaly=scored.is_anomaly,
-                warming_up=scored.warming_up,
-                features=features,
+            results.append(
+                self._judged(event, event.sensor, time, features, sensor_model.observe(features))
             )
-            alert = self.episodes.observe(
-                source=event.sensor,
-                asset=event.asset,
-                time=time,
-                bad=scored.is_anomaly,
-                value=scored.score,
-                threshold=self.settings.threshold,
-                context=event.context,
-                message=f"{event.sensor} on {event.asset} behaves unlike its recent past "
-                f"(score {scored.score:.4f})"
-                if scored.is_anomaly
-                else f"{event.sensor} on {event.asset} is back to normal",
-            )
-            results.append((score, alert))
+            if asset_model is not None:
+                scored = asset_model.observe(event.sensor, features)
+                results.append(self._judged(event, ASSET_SOURCE, time, features, scored))
         metrics.MODELS_WARMING.set(
             sum(1 for d in self.detectors.values() if d.learned < self.settings.warmup)
         )
         return results
+
+    def _judged(
+        self,
+        event: SensorEvent,
+        source: str,
+        time: int,
+        features: dict[str, float],
+        scored: Scored,
+    ) -> tuple[AnomalyScore, Alert | None]:
+        """The score event of one observation and the step of its alert episode, if any."""
+        metrics.ANOMALY_SCORED.inc()
+        threshold = self.settings.threshold
+        score = AnomalyScore(
+            id=f"{event.asset}|{source}|{time}",
+            time=time,
+            asset=event.asset,
+            context=event.context,
+            sensor=source,
+            score=scored.score,
+            threshold=threshold,
+            is_anomaly=scored.is_anomaly,
+            warming_up=scored.warming_up,
+            features=features if source == event.sensor else {},
+        )
+        subject = (
+            f"{source} of {event.asset}" if source == ASSET_SOURCE else f"{source} on {event.asset}"
+        )
+        alert = self.episodes.observe(
+            source=source,
+            asset=event.asset,
+            time=time,
+            bad=scored.is_anomaly,
+            value=scored.score,
+            threshold=threshold,
+            context=event.context,
+            message=f"{subject} behave{'' if source == ASSET_SOURCE else 's'} unlike "
+            f"{'their' if source == ASSET_SOURCE else 'its'} recent past (score {scored.score:.4f})"
+            if scored.is_anomaly
+            else f"{subject} {'are' if source == ASSET_SOURCE else 'is'} back to normal",
+        )
+        return score, alert
 
 
 def register(pipeline: Pipeline) -> AnomalyProcessor:

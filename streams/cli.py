@@ -172,9 +172,9 @@ def _oee(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from streams.scoring import detector_settings, run_score
+    from streams.scoring import run_score
 
-    settings = detector_settings(settings_from_args(WorkerSettings, args))
+    settings = settings_from_args(WorkerSettings, args).detector_settings()
     columns = [c.strip() for c in args.value_columns.split(",")] if args.value_columns else None
     rows = run_score(
         args.input, args.out, args.timestamp_column, columns, args.sep, settings=settings

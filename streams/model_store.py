@@ -11,7 +11,9 @@ import base64
 import pickle  # noqa: S403 - River models persist with pickle; the topic is internal
 from typing import Any
 
-from streams.anomaly import SensorDetector
+from streams.anomaly import AssetDetector, SensorDetector
+
+Model = SensorDetector | AssetDetector
 
 
 class ModelCheckpoints:
@@ -21,17 +23,17 @@ class ModelCheckpoints:
         self._dirty: dict[str, int] = {}  # key -> partition
         self._saved_at: dict[int, int] = {}
 
-    def load(self, key: str) -> SensorDetector | None:
+    def load(self, key: str) -> Model | None:
         data = self.table.get(key)
         if not data:
             return None
-        model: SensorDetector = pickle.loads(base64.b64decode(data))  # noqa: S301
+        model: Model = pickle.loads(base64.b64decode(data))  # noqa: S301
         return model
 
     def touched(self, key: str, partition: int) -> None:
         self._dirty[key] = partition
 
-    def save_due(self, partition: int, now_ms: int, detectors: dict[str, SensorDetector]) -> int:
+    def save_due(self, partition: int, now_ms: int, detectors: dict[str, Model]) -> int:
         """Write the changed models of `partition` when the last save is `every_ms` old; must
         run in the partition's stream context (a tick) so the changelog lands there."""
         if now_ms - self._saved_at.get(partition, 0) < self.every_ms:

@@ -22,12 +22,6 @@ class ScoreInputError(LinePulseError):
     """The CSV or the options of `linepulse score` cannot be used."""
 
 
-def detector_settings(worker: WorkerSettings | None = None) -> DetectorSettings:
-    """The settings the worker's detector runs with (env vars and defaults alike)."""
-    worker = worker or WorkerSettings()
-    return DetectorSettings(worker.anomaly_window, worker.anomaly_warmup, worker.anomaly_threshold)
-
-
 def choose_columns(frame: pl.DataFrame, timestamp: str, wanted: list[str] | None) -> list[str]:
     if wanted:
         missing = [c for c in wanted if c not in frame.columns]
@@ -89,8 +83,8 @@ def run_score(
         writer.writerow(["timestamp", "score"])
         for stamp, score in zip(
             frame[timestamp].cast(pl.Utf8),
-            score_rows(frame, columns, settings or detector_settings()),
+            score_rows(frame, columns, settings or WorkerSettings().detector_settings()),
             strict=True,
         ):
-            writer.writerow([stamp, f"{score:.6f}"])
+            writer.writerow([stamp, f"{score:.9f}"])
     return frame.height

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.states import State, state_family
+from streams.anomaly import DetectorSettings
 from streams.oee import StateCategories
 
 if TYPE_CHECKING:
@@ -148,10 +149,36 @@ class WorkerSettings(BaseSettings):
     max_future_s: float = Field(300.0, ge=0, description="event times further ahead are refused")
     max_event_age_s: float = Field(7 * 86400.0, gt=0, description="event times older are refused")
     anomaly_threshold: float = Field(
-        0.9995, gt=0, le=1, description="score at which an observation is anomalous"
+        0.5,
+        gt=0,
+        le=1,
+        description="score at which an observation is anomalous; the score is -log10 of the "
+        "tail probability / 10, so 0.5 means a 1-in-100,000 deviation",
     )
-    anomaly_warmup: int = Field(60, ge=1, description="observations per sensor before any alert")
-    anomaly_window: int = Field(600, ge=10, description="observations the detector remembers")
+    anomaly_warmup: int = Field(300, ge=1, description="observations per sensor before any alert")
+    anomaly_window: int = Field(
+        6400, ge=10, description="span of observations in a feature's fading mean and variance"
+    )
+    anomaly_score_window: int = Field(
+        8640, ge=10, description="span of deviations the adaptive threshold is estimated from"
+    )
+    anomaly_smoothing: int = Field(
+        10, ge=1, description="recent deviations averaged before they are compared"
+    )
+    anomaly_rest: int = Field(
+        100, ge=0, description="observations after an onset whose score stays below threshold"
+    )
+    anomaly_quarantine: int = Field(
+        400, ge=0, description="anomalous observations in a row kept out of training at most"
+    )
+    anomaly_range_tolerance: float = Field(
+        0.05, ge=0, description="a value beyond the range seen so far by this share is anomalous"
+    )
+    anomaly_scope: Literal["sensor", "asset"] = Field(
+        "sensor",
+        description="sensor: one score per sensor; asset: also one multivariate score per "
+        "asset over all its sensors (alert source 'asset')",
+    )
     anomaly_checkpoint_s: float = Field(
         30.0, gt=0, description="how often changed detector models are checkpointed"
     )
@@ -197,6 +224,19 @@ class WorkerSettings(BaseSettings):
 
         SeverityRules.parse(value)
         return value
+
+    def detector_settings(self) -> DetectorSettings:
+        """The anomaly detector's settings (`linepulse score` runs with the same ones)."""
+        return DetectorSettings(
+            warmup=self.anomaly_warmup,
+            threshold=self.anomaly_threshold,
+            window_size=self.anomaly_window,
+            score_window=self.anomaly_score_window,
+            smoothing=self.anomaly_smoothing,
+            rest=self.anomaly_rest,
+            quarantine=self.anomaly_quarantine,
+            range_tolerance=self.anomaly_range_tolerance,
+        )
 
 
 def _state_codes(text: str) -> frozenset[State]:

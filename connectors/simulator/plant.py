@@ -98,6 +98,7 @@ class SimMachine:
     operator: str = ""
     stuck_temperature: float | None = None
     wear: float = 0.0
+    drifting: bool = False
     phase: float = 0.0
 
     def context(self, shift: str) -> ProductionContext:
@@ -298,6 +299,10 @@ class PlantSimulator:
         context = machine.context(self.shift)
         if self._fault(machine, "drift", t):
             machine.wear += 0.0004
+            machine.drifting = True
+        elif machine.drifting:  # a drift that ends is a repair: the machine is as new again
+            machine.wear = 0.0
+            machine.drifting = False
         elapsed_ms = t - self.start_ms
         if elapsed_ms % (1000 // self.settings.current_rate_hz) == 0:
             current = (14.0 if running else 1.5) + machine.rng.gauss(0, 0.3)

@@ -1,49 +1,139 @@
+import math
 import pickle
 import random
 
-from streams.anomaly import DetectorSettings, SensorDetector
+from river import anomaly
+
+from streams.anomaly import AssetDetector, DetectorSettings, LikelihoodDetector, SensorDetector
+
+
+def gaussian(rng: random.Random, n: int, mean: float = 20.0, sd: float = 1.0) -> list[float]:
+    return [rng.gauss(mean, sd) for _ in range(n)]
+
+
+def observe_all(detector: SensorDetector, values: list[float], feature: str = "value"):
+    return [detector.observe({feature: v}) for v in values]
 
 
 def test_nothing_is_flagged_during_warm_up():
     detector = SensorDetector(DetectorSettings(warmup=50))
-    results = [detector.observe({"value": v}) for v in [1.0, 100.0, -50.0] * 10]
+    results = observe_all(detector, [1.0, 100.0, -50.0] * 10)
     assert not any(r.is_anomaly for r in results)
-    assert all(r.warming_up for r in results)
+    assert all(r.warming_up and r.score == 0.0 for r in results)
 
 
-def test_spike_after_warm_up_is_anomalous_and_noise_mostly_is_not():
+def test_a_spike_after_warm_up_is_anomalous_and_noise_mostly_is_not():
     rng = random.Random(4)
-    detector = SensorDetector(DetectorSettings(warmup=60))
-    normal = [detector.observe({"value": 20 + rng.gauss(0, 1)}) for _ in range(500)]
+    detector = SensorDetector()
+    normal = observe_all(detector, gaussian(rng, 3000))
     spike = detector.observe({"value": 35.0})
     assert spike.is_anomaly
-    assert 0 <= spike.score <= 1
-    assert sum(r.is_anomaly for r in normal) <= 3
+    assert spike.score == 1.0
+    after_warm_up = normal[300:]
+    assert sum(r.is_anomaly for r in after_warm_up) <= len(after_warm_up) * 0.002
+    assert all(0.0 <= r.score <= 1.0 for r in normal)
 
 
-def test_a_fault_does_not_become_the_new_normal():
+def test_what_counts_as_anomalous_adapts_to_how_the_feature_usually_behaves():
+    """The same 4.5-sigma value is news on a steady sensor and ordinary on one whose noise is
+    heavy-tailed with the same variance."""
+    rng = random.Random(8)
+    steady = SensorDetector()
+    observe_all(steady, gaussian(rng, 2000, 0.0, 1.0))
+    spiky = SensorDetector()
+    scale = 1 / math.sqrt(2)  # Laplace with unit variance
+    observe_all(spiky, [rng.choice((-1, 1)) * rng.expovariate(1 / scale) for _ in range(2000)])
+    assert steady.observe({"value": 4.5}).is_anomaly
+    assert not spiky.observe({"value": 4.5}).is_anomaly
+
+
+def test_a_lasting_fault_is_reported_once_while_it_stays_anomalous():
     rng = random.Random(5)
-    detector = SensorDetector(DetectorSettings(warmup=60, window_size=200))
-    for _ in range(300):
-        detector.observe({"value": 20 + rng.gauss(0, 1)})
-    shifted = [detector.observe({"value": 40 + rng.gauss(0, 1)}) for _ in range(500)]
-    assert all(r.is_anomaly for r in shifted)
+    settings = DetectorSettings(rest=100)
+    detector = SensorDetector(settings)
+    observe_all(detector, gaussian(rng, 1000))
+    fault = observe_all(detector, gaussian(rng, 60, mean=30.0))
+    # beyond the range at once; then anomalous again as soon as the smoothed deviation has risen
+    assert fault[0].is_anomaly
+    assert all(r.is_anomaly for r in fault[5:])
+    onsets = [r for r in fault if r.score >= settings.threshold]
+    assert len(onsets) == 1
+    assert all(0.0 < r.score < settings.threshold for r in fault[1:])
 
 
-def test_detector_state_pickles_and_resumes():
+def test_a_fault_is_kept_out_of_training_so_it_does_not_become_the_new_normal():
+    def anomalous_share(quarantine: int) -> float:
+        rng = random.Random(6)
+        detector = SensorDetector(DetectorSettings(window_size=200, quarantine=quarantine))
+        observe_all(detector, gaussian(rng, 600))
+        shifted = observe_all(detector, gaussian(rng, 400, mean=26.0))
+        return sum(r.is_anomaly for r in shifted) / len(shifted)
+
+    assert anomalous_share(quarantine=400) > 0.9
+    assert anomalous_share(quarantine=0) < 0.5  # learning the fault makes it normal quickly
+
+
+def test_detector_state_pickles_and_resumes_where_it_was():
     rng = random.Random(6)
     detector = SensorDetector()
-    for _ in range(200):
-        detector.observe({"value": rng.gauss(0, 1)})
+    observe_all(detector, gaussian(rng, 500))
     copy = pickle.loads(pickle.dumps(detector))
-    assert copy.observe({"value": 0.3}) == detector.observe({"value": 0.3})
+    for value in [20.3, 19.1, 27.0, 20.0]:
+        assert copy.observe({"value": value}) == detector.observe({"value": value})
 
 
 def test_a_feature_that_barely_moves_does_not_turn_jitter_into_alarms():
     rng = random.Random(7)
     detector = SensorDetector(DetectorSettings(warmup=30))
-    results = [
-        detector.observe({"band_high": 0.001 + rng.choice([0, 1e-9, 2e-9])}) for _ in range(500)
-    ]
-    assert not any(r.is_anomaly for r in results)
+    jitter = [0.001 + rng.choice([0, 1e-9, 2e-9]) for _ in range(1000)]
+    assert not any(r.is_anomaly for r in observe_all(detector, jitter, "band_high"))
     assert detector.observe({"band_high": 0.5}).is_anomaly
+
+
+def test_each_feature_has_its_own_model_and_any_of_them_makes_the_observation_anomalous():
+    rng = random.Random(9)
+    detector = SensorDetector()
+    for _ in range(1000):
+        detector.observe({"rms": rng.gauss(1.0, 0.05), "kurtosis": rng.gauss(3.0, 0.2)})
+    assert detector.observe({"rms": 1.0, "kurtosis": 9.0}).is_anomaly
+    assert not detector.observe({"rms": 1.01, "kurtosis": 3.1}).is_anomaly
+
+
+def test_the_feature_model_is_a_river_anomaly_detector():
+    rng = random.Random(10)
+    model = LikelihoodDetector(DetectorSettings(warmup=100))
+    scores = []
+    for value in gaussian(rng, 500):
+        scores.append(model.score_one({"x": value}))
+        model.learn_one({"x": value})
+    assert scores[:100] == [0.0] * 100
+    assert model.score_one({"x": 40.0}) == 1.0
+    clone = model.clone()  # River's own API: same parameters, fresh state
+    assert clone.warming_up
+    assert clone.settings == model.settings
+    # and it plugs into River's filters like any River detector
+    quantile = anomaly.QuantileFilter(LikelihoodDetector(), q=0.99)
+    quantile.learn_one({"x": 1.0})
+
+
+def test_the_asset_model_sees_a_small_shift_of_all_sensors_better_than_each_sensor_alone():
+    rng = random.Random(1)
+    sensors = [f"s{i}" for i in range(8)]
+    asset = AssetDetector()
+    single = {s: SensorDetector() for s in sensors}
+
+    def step(shift: float) -> tuple[bool, bool]:
+        asset_flags, sensor_flags = False, False
+        for sensor in sensors:
+            value = rng.gauss(20.0 + shift, 1.0)
+            asset_flags |= asset.observe(sensor, {"value": value}).is_anomaly
+            sensor_flags |= single[sensor].observe({"value": value}).is_anomaly
+        return asset_flags, sensor_flags
+
+    normal = [step(0.0) for _ in range(1500)][300:]
+    shifted = [step(1.25) for _ in range(60)]  # every sensor 1.25 standard deviations up
+    asset_steps = sum(asset_flag for asset_flag, _ in shifted)
+    sensor_steps = sum(sensor_flag for _, sensor_flag in shifted)
+    assert asset_steps >= 40
+    assert asset_steps >= 2 * sensor_steps
+    assert sum(asset_flag for asset_flag, _ in normal) <= len(normal) * 0.01

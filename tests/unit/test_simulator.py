@@ -37,6 +37,27 @@ def test_silent_fault_stops_a_machines_sensors_only_for_its_duration():
     assert [t for t in m2 if t >= 50_000]
 
 
+def test_drift_fault_wears_the_machine_until_it_is_repaired_when_the_fault_ends():
+    _, events = run("drift:m1:30:30", seconds=90)
+
+    def m1_temperatures(first_s: int, last_s: int) -> list[float]:
+        return [
+            e.value
+            for e in events
+            if e.kind == "sensor.reading"
+            and e.sensor == "m1.temperature"
+            and first_s * 1000 <= e.time - T0 < last_s * 1000
+        ]
+
+    before, drifted, repaired = (
+        m1_temperatures(0, 30),
+        m1_temperatures(55, 60),
+        m1_temperatures(61, 90),
+    )
+    assert min(drifted) > max(before) + 30  # the wear heats the machine up
+    assert max(repaired) < max(before) + 3
+
+
 def test_spike_fault_raises_the_temperature():
     _, events = run("spike:m1:60:5", seconds=70)
     temps = {
