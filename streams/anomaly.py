@@ -44,9 +44,10 @@ class DetectorSettings:
 
 @dataclass(frozen=True)
 class Scored:
-    score: float
+    score: float  # as reported: below the threshold while resting after an onset
     is_anomaly: bool
     warming_up: bool
+    evidence: float = 0.0  # the score before the rest: how anomalous the observation is
 
 
 class FadingMoments:
@@ -113,6 +114,8 @@ class DeviationLikelihood:
         self.usual_std = 1.0
         self.seen = 0
         self.anomalous_run = 0
+        # the first deviations, from statistics of a handful of values, are not learned
+        self.settles_after = min(settings.warmup // 2, 3 * settings.smoothing)
 
     def widen(self, smoothing: int) -> None:
         """Average over more recent deviations (an asset's model smooths over all its features)."""
@@ -143,7 +146,8 @@ class DeviationLikelihood:
 
     def learn(self, deviation: float, quarantined: bool) -> None:
         self.recent.append(deviation)
-        if not quarantined:
+        settled = self.seen >= self.settles_after
+        if settled and not quarantined:
             self.usual.update(sum(self.recent) / len(self.recent))
         self.seen += 1
         if self.seen % self.settings.reestimate_every == 0 or self.seen == self.settings.warmup:
@@ -213,7 +217,7 @@ class SensorDetector:
         self._rest: dict[str, Rest] = {}
 
     def observe(self, features: dict[str, float]) -> Scored:
-        best, anomalous = 0.0, False
+        best, strongest, anomalous = 0.0, 0.0, False
         for name, value in features.items():
             detector = self._features.get(name)
             if detector is None:
@@ -224,9 +228,10 @@ class SensorDetector:
             detector.learn_one(x)
             anomalous = anomalous or evidence >= self.settings.threshold
             best = max(best, self._rest[name].report(evidence))
+            strongest = max(strongest, evidence)
         warming_up = self.learned < self.settings.warmup
         self.learned += 1
-        return Scored(best, anomalous and not warming_up, warming_up)
+        return Scored(best, anomalous and not warming_up, warming_up, strongest)
 
 
 class AssetDetector:
@@ -262,7 +267,9 @@ class AssetDetector:
             self._values[f"{sensor}|{name}"].learn(value, quarantined)
         warming_up = self.learned < self.settings.warmup
         self.learned += 1
-        return Scored(self.rest.report(evidence), anomalous and not warming_up, warming_up)
+        return Scored(
+            self.rest.report(evidence), anomalous and not warming_up, warming_up, evidence
+        )
 
 
 def _only_value(x: dict[Hashable, Any]) -> float:

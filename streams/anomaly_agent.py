@@ -373,21 +373,15 @@ class AnomalyProcessor:
             warming_up=scored.warming_up,
             features=features if source == event.sensor else {},
         )
-        subject = (
-            f"{source} of {event.asset}" if source == ASSET_SOURCE else f"{source} on {event.asset}"
-        )
         alert = self.episodes.observe(
             source=source,
             asset=event.asset,
             time=time,
             bad=scored.is_anomaly,
-            value=scored.score,
+            value=scored.evidence,
             threshold=threshold,
             context=event.context,
-            message=f"{subject} behave{'' if source == ASSET_SOURCE else 's'} unlike "
-            f"{'their' if source == ASSET_SOURCE else 'its'} recent past (score {scored.score:.4f})"
-            if scored.is_anomaly
-            else f"{subject} {'are' if source == ASSET_SOURCE else 'is'} back to normal",
+            message=_anomaly_message(source, event.asset, scored),
         )
         return score, alert
 
@@ -412,3 +406,16 @@ def _crossed_limit(value: float, spec: SensorSpec) -> float | None:
     if spec.expected_min is not None and value < spec.expected_min:
         return spec.expected_min
     return spec.expected_max
+
+
+def _anomaly_message(source: str, asset: str, scored: Scored) -> str:
+    if source == ASSET_SOURCE:
+        if scored.is_anomaly:
+            return (
+                f"the sensors of {asset} together behave unlike their recent past "
+                f"(score {scored.evidence:.4f})"
+            )
+        return f"the sensors of {asset} are back to normal"
+    if scored.is_anomaly:
+        return f"{source} on {asset} behaves unlike its recent past (score {scored.evidence:.4f})"
+    return f"{source} on {asset} is back to normal"

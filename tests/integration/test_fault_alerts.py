@@ -57,9 +57,8 @@ def cleared_after(steps: list[dict], after_s: float, t0: int) -> bool:
 def test_injected_faults_raise_the_right_alerts_and_clear_them_when_the_fault_ends(
     kafka_bootstrap, tmp_path, request
 ):
-    worker = WorkerProcess(
-        kafka_bootstrap, tmp_path, **{**FAST_WINDOWS, "alert_clear_after": 5}, **ONLY_NEW_EVENTS
-    )
+    settings = {**FAST_WINDOWS, "alert_clear_after": 5, "anomaly_scope": "asset"}
+    worker = WorkerProcess(kafka_bootstrap, tmp_path, **settings, **ONLY_NEW_EVENTS)
     request.addfinalizer(worker.stop)
     worker.start()
     plant = f"faults{uuid.uuid4().hex[:6]}"
@@ -79,6 +78,14 @@ def test_injected_faults_raise_the_right_alerts_and_clear_them_when_the_fault_en
     spike = raised_within(alerts, "m1", "anomaly", 50, 56, t0)
     assert spike, f"no anomaly alert for the spike on m1: {_summary(alerts, t0)}"
     assert all(cleared_after(steps, 56, t0) for steps in spike)
+    # the multivariate model of the machine sees it too, as one episode for all its sensors
+    assert "all sensors" in {steps[0]["source"] for steps in spike}
+    stored = worker.wait_rows(
+        "SELECT count() AS n FROM linepulse.anomaly_scores "
+        f"WHERE asset = '{plant}/line1/st1/m1' AND sensor = 'all sensors' AND is_anomaly",
+        lambda rows: rows[0]["n"] > 0,
+    )
+    assert stored[0]["n"] > 0
 
     stuck = raised_within(alerts, "m2", "data_quality", 49, 65, t0)
     assert [s[0]["source"] for s in stuck] == ["m2.temperature"], _summary(alerts, t0)

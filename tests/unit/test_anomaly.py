@@ -137,3 +137,12 @@ def test_the_asset_model_sees_a_small_shift_of_all_sensors_better_than_each_sens
     assert asset_steps >= 40
     assert asset_steps >= 2 * sensor_steps
     assert sum(asset_flag for asset_flag, _ in normal) <= len(normal) * 0.01
+
+
+def test_a_jump_soon_after_a_short_warm_up_stays_anomalous_after_its_first_value():
+    """The unsteady deviations of the first few values (statistics of a handful of values) do
+    not widen the adaptive threshold."""
+    detector = SensorDetector(DetectorSettings(warmup=30, window_size=200))
+    observe_all(detector, [20.0 + (i % 7) * 0.1 for i in range(90)])
+    jump = observe_all(detector, [60.0] * 6)
+    assert all(r.is_anomaly for r in jump)
