@@ -161,6 +161,7 @@ class QualityFinding(Event):
     rule: Literal["duplicate", "stuck", "out_of_range", "rate_drift", "silent"]
     value: float | None = None
     detail: str = ""
+    reading_id: str = ""  # the event id of the reading (none for a silent sensor)
 
 
 class SensorBatch(Event):

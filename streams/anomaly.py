@@ -39,6 +39,7 @@ class DetectorSettings:
     quarantine: int = 400
     range_tolerance: float = 0.05
     relative_noise_floor: float = 0.001
+    release: float = 0.6
     reestimate_every: int = 100
 
 
@@ -117,11 +118,6 @@ class DeviationLikelihood:
         # the first deviations, from statistics of a handful of values, are not learned
         self.settles_after = min(settings.warmup // 2, 3 * settings.smoothing)
 
-    def widen(self, smoothing: int) -> None:
-        """Average over more recent deviations (an asset's model smooths over all its features)."""
-        if smoothing > (self.recent.maxlen or 0):
-            self.recent = deque(self.recent, maxlen=smoothing)
-
     def quarantined(self, anomalous: bool) -> bool:
         """Whether this observation stays out of training: anomalous, and not yet anomalous for
         longer than the quarantine (a lasting change of regime is learned in the end)."""
@@ -150,7 +146,8 @@ class DeviationLikelihood:
         if settled and not quarantined:
             self.usual.update(sum(self.recent) / len(self.recent))
         self.seen += 1
-        if self.seen % self.settings.reestimate_every == 0 or self.seen == self.settings.warmup:
+        every = self.settings.reestimate_every
+        if self.seen % every == 0 or self.seen == self.settings.warmup:
             self.usual_mean = self.usual.mean
             self.usual_std = self.usual.std
 
@@ -163,6 +160,7 @@ class LikelihoodDetector(base.AnomalyDetector):
         self.values = ValueDeviation(self.settings)
         self.likelihood = DeviationLikelihood(self.settings)
         self._last_scored: tuple[float, float] | None = None
+        self.anomalous = False
 
     @property
     def warming_up(self) -> bool:
@@ -184,7 +182,8 @@ class LikelihoodDetector(base.AnomalyDetector):
         last = self._last_scored
         score = last[1] if last is not None and last[0] == value else self.score_one(x)
         self._last_scored = None
-        quarantined = self.likelihood.quarantined(score >= self.settings.threshold)
+        self.anomalous = _hysteresis(self.anomalous, score, self.settings)
+        quarantined = self.likelihood.quarantined(self.anomalous)
         self.likelihood.learn(self.values.deviation(value), quarantined)
         self.values.learn(value, quarantined)
 
@@ -216,6 +215,10 @@ class SensorDetector:
         self._features: dict[str, LikelihoodDetector] = {}
         self._rest: dict[str, Rest] = {}
 
+    @property
+    def warming_up(self) -> bool:
+        return self.learned < self.settings.warmup
+
     def observe(self, features: dict[str, float]) -> Scored:
         best, strongest, anomalous = 0.0, 0.0, False
         for name, value in features.items():
@@ -226,50 +229,80 @@ class SensorDetector:
             x: dict[Hashable, Any] = {name: value}
             evidence = detector.score_one(x)
             detector.learn_one(x)
-            anomalous = anomalous or evidence >= self.settings.threshold
+            anomalous = anomalous or detector.anomalous
             best = max(best, self._rest[name].report(evidence))
             strongest = max(strongest, evidence)
-        warming_up = self.learned < self.settings.warmup
+        warming_up = self.warming_up
         self.learned += 1
         return Scored(best, anomalous and not warming_up, warming_up, strongest)
 
 
 class AssetDetector:
-    """The multivariate option: one score for an asset from all its sensors. Each feature's
-    deviation is kept as it last was; their root mean square goes through one likelihood, so
-    small deviations of several sensors at once add up (the smoothing spans `smoothing`
-    observations of every feature). A feature beyond its range is certain."""
+    """The multivariate option: one score for an asset from all its sensors, per round. A round
+    ends when every sensor of the asset has reported since the last one (or one sensor has
+    reported `STALLED_ROUND` times while another stays silent). Each feature's deviations in the
+    round are averaged and the root mean square over the features goes through one likelihood,
+    so small deviations of several sensors at once add up; a single sensor's break out of its
+    range is left to that sensor's own model. Warm-up, smoothing, rest and quarantine count
+    rounds."""
+
+    STALLED_ROUND = 100
 
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
         self.learned = 0
         self._values: dict[str, ValueDeviation] = {}
-        self._latest: dict[str, float] = {}
+        self._round: dict[str, tuple[float, int]] = {}
+        self._reports: dict[str, int] = {}
+        self._quarantined = False
+        self._anomalous = False
         self.likelihood = DeviationLikelihood(self.settings)
         self.rest = Rest(self.settings.rest, self.settings.threshold)
 
-    def observe(self, sensor: str, features: dict[str, float]) -> Scored:
-        beyond = False
+    @property
+    def warming_up(self) -> bool:
+        return self.likelihood.warming_up
+
+    def observe(self, sensor: str, features: dict[str, float]) -> Scored | None:
+        """The asset's score when this observation ends a round, else None."""
         for name, value in features.items():
             key = f"{sensor}|{name}"
-            values = self._values.get(key)
-            if values is None:
-                values = self._values[key] = ValueDeviation(self.settings)
-                self.likelihood.widen(self.settings.smoothing * len(self._values))
-            beyond = beyond or (not self.likelihood.warming_up and values.beyond_range(value))
-            self._latest[key] = values.deviation(value)
-        combined = math.sqrt(sum(d * d for d in self._latest.values()) / len(self._latest))
-        evidence = 1.0 if beyond else self.likelihood.score(combined)
-        anomalous = evidence >= self.settings.threshold
-        quarantined = self.likelihood.quarantined(anomalous)
-        self.likelihood.learn(combined, quarantined)
-        for name, value in features.items():
-            self._values[f"{sensor}|{name}"].learn(value, quarantined)
-        warming_up = self.learned < self.settings.warmup
+            values = self._values.get(key) or self._values.setdefault(
+                key, ValueDeviation(self.settings)
+            )
+            total, count = self._round.get(key, (0.0, 0))
+            self._round[key] = (total + values.deviation(value), count + 1)
+            values.learn(value, self._quarantined)
+        self._reports[sensor] = self._reports.get(sensor, 0) + 1
+        everyone = all(self._reports.values()) and len(self._reports) == self._sensor_count()
+        if not everyone and self._reports[sensor] < self.STALLED_ROUND:
+            return None
+        return self._end_round()
+
+    def _sensor_count(self) -> int:
+        return len({key.split("|", 1)[0] for key in self._values})
+
+    def _end_round(self) -> Scored:
+        averages = [total / count for total, count in self._round.values()]
+        combined = math.sqrt(sum(a * a for a in averages) / len(averages))
+        evidence = self.likelihood.score(combined)
+        anomalous = self._anomalous = _hysteresis(self._anomalous, evidence, self.settings)
+        self._quarantined = self.likelihood.quarantined(anomalous)
+        self.likelihood.learn(combined, self._quarantined)
+        self._round = {}
+        self._reports = dict.fromkeys(self._reports, 0)
+        warming_up = self.warming_up
         self.learned += 1
         return Scored(
             self.rest.report(evidence), anomalous and not warming_up, warming_up, evidence
         )
+
+
+def _hysteresis(anomalous: bool, score: float, settings: DetectorSettings) -> bool:
+    """Anomalous from the threshold up; once anomalous, until the score falls below
+    `release` times the threshold, so a score hovering at the threshold does not flap."""
+    limit = settings.threshold * settings.release if anomalous else settings.threshold
+    return score >= limit
 
 
 def _only_value(x: dict[Hashable, Any]) -> float:

@@ -237,6 +237,7 @@ class AnomalyProcessor:
             rule=rule,
             value=value,
             detail=detail,
+            reading_id=event.id,
         )
         await self.pipeline.send(topics.QUALITY_FINDINGS, event.asset, encode(finding))
 
@@ -342,12 +343,10 @@ class AnomalyProcessor:
             results.append(
                 self._judged(event, event.sensor, time, features, sensor_model.observe(features))
             )
-            if asset_model is not None:
-                scored = asset_model.observe(event.sensor, features)
-                results.append(self._judged(event, ASSET_SOURCE, time, features, scored))
-        metrics.MODELS_WARMING.set(
-            sum(1 for d in self.detectors.values() if d.learned < self.settings.warmup)
-        )
+            asset_scored = asset_model.observe(event.sensor, features) if asset_model else None
+            if asset_scored is not None:  # this observation ended a round of the asset's sensors
+                results.append(self._judged(event, ASSET_SOURCE, time, features, asset_scored))
+        metrics.MODELS_WARMING.set(sum(1 for model in self.detectors.values() if model.warming_up))
         return results
 
     def _judged(

@@ -214,6 +214,7 @@ def _finding(event: QualityFinding) -> Iterator[tuple[str, Row]]:
             "detail": event.detail,
             **_context(event.context),
             "event_id": event.id,
+            "reading_id": event.reading_id,
         },
     )
 

@@ -171,6 +171,13 @@ class WorkerSettings(BaseSettings):
     anomaly_quarantine: int = Field(
         400, ge=0, description="anomalous observations in a row kept out of training at most"
     )
+    anomaly_release: float = Field(
+        0.6,
+        gt=0,
+        le=1,
+        description="an anomalous feature is normal again when its score falls below this "
+        "share of the threshold (hysteresis)",
+    )
     anomaly_range_tolerance: float = Field(
         0.05, ge=0, description="a value beyond the range seen so far by this share is anomalous"
     )
@@ -236,6 +243,7 @@ class WorkerSettings(BaseSettings):
             rest=self.anomaly_rest,
             quarantine=self.anomaly_quarantine,
             range_tolerance=self.anomaly_range_tolerance,
+            release=self.anomaly_release,
         )
 
 

@@ -502,6 +502,14 @@ def test_declared_range_and_rate_raise_data_quality_alerts_and_are_stored(worker
         lambda r: len(r) >= 1,
     )
     assert out_of_range == [{"value": 150.0, "detail": "expected 0.0..100.0 degC"}]
+    # every stored reading can be read with its verdict
+    checked = worker.wait_rows(
+        "SELECT value, findings, usable FROM linepulse.readings_checked "
+        f"WHERE asset = '{asset}' ORDER BY time",
+        lambda r: len(r) == len(times),
+    )
+    assert checked[25] == {"value": 150.0, "findings": ["out_of_range"], "usable": 0}
+    assert all(row["usable"] == 1 for i, row in enumerate(checked) if i != 25)
 
 
 def test_hour_and_day_rollups_are_summed_in_the_stream(worker: WorkerProcess):
