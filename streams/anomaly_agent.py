@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from faust.types import EventT
@@ -33,6 +33,7 @@ from streams.sensor_health import Finding, HealthRules, SensorHealth
 
 RUNNING_FAMILIES = frozenset({State.PRODUCING, State.REDUCED_SPEED})
 ASSET_SOURCE = "all sensors"
+ModelT = TypeVar("ModelT", SensorDetector, AssetDetector)
 
 
 def operating_mode(state: int) -> str:
@@ -116,20 +117,11 @@ class AnomalyProcessor:
         )
         self.checkpoints = ModelCheckpoints(table, int(worker.anomaly_checkpoint_s * 1000))
 
-    def detector(self, key: str, partition: int) -> SensorDetector:
-        """The sensor's model: in memory, else from its checkpoint, else a new one."""
+    def model(self, key: str, partition: int, kind: type[ModelT]) -> ModelT:
+        """A sensor's or an asset's model: in memory, else from its checkpoint, else new."""
         model = self.detectors.get(key) or self.checkpoints.load(key)
-        if not isinstance(model, SensorDetector):
-            model = SensorDetector(self.settings)
-        self.detectors[key] = model
-        self.checkpoints.touched(key, partition)
-        return model
-
-    def asset_detector(self, key: str, partition: int) -> AssetDetector:
-        """The asset's multivariate model, kept and checkpointed like the sensors' ones."""
-        model = self.detectors.get(key) or self.checkpoints.load(key)
-        if not isinstance(model, AssetDetector):
-            model = AssetDetector(self.settings)
+        if not isinstance(model, kind):
+            model = kind(self.settings)
         self.detectors[key] = model
         self.checkpoints.touched(key, partition)
         return model
@@ -332,9 +324,9 @@ class AnomalyProcessor:
         self, event: SensorEvent, observed: list[Observation], partition: int = 0
     ) -> list[tuple[AnomalyScore, Alert | None]]:
         mode = self.modes.get(event.asset, "running")
-        sensor_model = self.detector(f"{event.asset}|{event.sensor}|{mode}", partition)
+        sensor_model = self.model(f"{event.asset}|{event.sensor}|{mode}", partition, SensorDetector)
         asset_model = (
-            self.asset_detector(f"{event.asset}|{ASSET_SOURCE}|{mode}", partition)
+            self.model(f"{event.asset}|{ASSET_SOURCE}|{mode}", partition, AssetDetector)
             if self.per_asset
             else None
         )
