@@ -11,7 +11,8 @@ steps, chosen by measurement on NAB and SKAB (`load/compare_detectors.py`, `load
    likelihood); a value beyond the range seen so far, plus a tolerance, is certain;
 3. score: the likelihood's tail probability p as -log10(p) / 10 in [0, 1], so 0.5 is p = 1e-5.
    After an onset the score rests (half its value, below the threshold) for a while, so that one
-   lasting fault is reported once; `is_anomaly` still says whether the feature is anomalous now.
+   lasting fault is reported once; `is_anomaly` still says whether the feature is anomalous now,
+   with hysteresis: once anomalous, until the score falls below `release` times the threshold.
 """
 
 from __future__ import annotations
@@ -274,13 +275,10 @@ class AssetDetector:
             self._round[key] = (total + values.deviation(value), count + 1)
             values.learn(value, self._quarantined)
         self._reports[sensor] = self._reports.get(sensor, 0) + 1
-        everyone = all(self._reports.values()) and len(self._reports) == self._sensor_count()
-        if not everyone and self._reports[sensor] < self.STALLED_ROUND:
+        everyone_reported = all(self._reports.values())
+        if not everyone_reported and self._reports[sensor] < self.STALLED_ROUND:
             return None
         return self._end_round()
-
-    def _sensor_count(self) -> int:
-        return len({key.split("|", 1)[0] for key in self._values})
 
     def _end_round(self) -> Scored:
         averages = [total / count for total, count in self._round.values()]
