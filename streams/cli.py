@@ -174,10 +174,16 @@ def _oee(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from streams.scoring import run_score
 
-    settings = settings_from_args(WorkerSettings, args).detector_settings()
+    worker = settings_from_args(WorkerSettings, args)
     columns = [c.strip() for c in args.value_columns.split(",")] if args.value_columns else None
     rows = run_score(
-        args.input, args.out, args.timestamp_column, columns, args.sep, settings=settings
+        args.input,
+        args.out,
+        args.timestamp_column,
+        columns,
+        args.sep,
+        settings=worker.detector_settings(),
+        per_asset=worker.anomaly_scope == "asset",
     )
     print(f"wrote {rows} scores to {args.out}", file=sys.stderr)
     return 0

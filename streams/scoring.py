@@ -12,7 +12,7 @@ from typing import IO
 import polars as pl
 
 from schemas.exceptions import LinePulseError
-from streams.anomaly import DetectorSettings, SensorDetector
+from streams.anomaly import AssetDetector, DetectorSettings, SensorDetector
 from streams.settings import WorkerSettings
 
 LABEL_COLUMNS = frozenset({"anomaly", "anomalies", "changepoint", "label", "labels", "is_anomaly"})
@@ -41,17 +41,26 @@ def choose_columns(frame: pl.DataFrame, timestamp: str, wanted: list[str] | None
 
 
 def score_rows(
-    frame: pl.DataFrame, columns: list[str], settings: DetectorSettings
+    frame: pl.DataFrame, columns: list[str], settings: DetectorSettings, per_asset: bool = False
 ) -> Iterator[float]:
-    """One score in [0, 1] per row, in input order; missing values are left out of the row."""
+    """One score in [0, 1] per row, in input order; missing values are left out of the row.
+    A row is one sensor's observation with a feature per column, or with `per_asset` one round
+    of the asset model over the columns."""
     detector = SensorDetector(settings)
+    asset = AssetDetector(settings)
     for row in frame.select(columns).iter_rows():
         features = {
             name: float(value)
             for name, value in zip(columns, row, strict=True)
             if value is not None and math.isfinite(float(value))
         }
-        yield detector.observe(features).score if features else 0.0
+        if not features:
+            yield 0.0
+        elif per_asset:
+            scored = asset.observe("row", features)
+            yield scored.score if scored is not None else 0.0
+        else:
+            yield detector.observe(features).score
 
 
 def run_score(
@@ -62,6 +71,7 @@ def run_score(
     separator: str,
     err: IO[str] = sys.stderr,
     settings: DetectorSettings | None = None,
+    per_asset: bool = False,
 ) -> int:
     try:
         frame = pl.read_csv(
@@ -83,7 +93,7 @@ def run_score(
         writer.writerow(["timestamp", "score"])
         for stamp, score in zip(
             frame[timestamp].cast(pl.Utf8),
-            score_rows(frame, columns, settings or WorkerSettings().detector_settings()),
+            score_rows(frame, columns, settings or WorkerSettings().detector_settings(), per_asset),
             strict=True,
         ):
             writer.writerow([stamp, f"{score:.9f}"])

@@ -48,3 +48,20 @@ def test_unknown_columns_are_named_in_the_error(tmp_path):
         run_score(tmp_path / "in.csv", tmp_path / "o.csv", "timestamp", ["pressure"], ",")
     with pytest.raises(ScoreInputError, match="--timestamp-column"):
         run_score(tmp_path / "in.csv", tmp_path / "o.csv", "time", None, ",")
+
+
+def test_the_asset_scope_scores_each_row_as_one_round_of_the_multivariate_model(tmp_path):
+    rows = [["timestamp", "current", "temperature"]]
+    rows += [[str(i), 10 + (i % 7) * 0.1, 40 + (i % 5) * 0.2] for i in range(400)]
+    rows += [[str(400 + i), 14.0, 45.0] for i in range(5)]
+    write(tmp_path / "in.csv", rows)
+    quiet = io.StringIO()
+    run_score(
+        tmp_path / "in.csv", tmp_path / "asset.csv", "timestamp", None, ",", quiet, None, True
+    )
+    run_score(tmp_path / "in.csv", tmp_path / "sensor.csv", "timestamp", None, ",", quiet)
+    asset = [float(s["score"]) for s in read_scores(tmp_path / "asset.csv")]
+    sensor = [float(s["score"]) for s in read_scores(tmp_path / "sensor.csv")]
+    assert max(asset[400:]) >= 0.5  # the joint jump
+    assert max(asset[300:400]) < 0.5
+    assert asset != sensor  # a different model, not the per-sensor one under another name
