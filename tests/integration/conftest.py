@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 
 from connectors.broker import KafkaBroker, free_port
 from connectors.topics import ensure_topics
@@ -193,3 +193,38 @@ def consume(
     finally:
         consumer.close()
     return found
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """The next offset to be written, per partition of `topic`."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}"})
+    try:
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(PARTITIONS)
+        }
+    finally:
+        consumer.close()
+
+
+def wait_committed(
+    bootstrap: str, group: str, wanted: dict[tuple[str, int], int], timeout_s: float = 30
+) -> None:
+    """Wait until `group` has committed at least the given offset of each topic partition (a
+    worker killed after that resumes exactly behind what it processed)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    partitions = [TopicPartition(topic, p) for topic, p in wanted]
+    committed: dict[tuple[str, int], int] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            committed = {
+                (tp.topic, tp.partition): tp.offset
+                for tp in consumer.committed(partitions, timeout=10)
+            }
+            if all(committed[key] >= offset for key, offset in wanted.items()):
+                return
+            time.sleep(0.5)
+    finally:
+        consumer.close()
+    raise AssertionError(f"group {group} committed {committed}, not yet {wanted}")

@@ -10,9 +10,16 @@ import uuid
 import pytest
 
 from connectors.publisher import Publisher
+from schemas import topics
 from schemas.events import MachineState, ProductionCount, SensorReading, WorkOrderStarted
 from schemas.states import State
-from tests.integration.conftest import FAST_WINDOWS, ONLY_NEW_EVENTS, WorkerProcess
+from tests.integration.conftest import (
+    FAST_WINDOWS,
+    ONLY_NEW_EVENTS,
+    WorkerProcess,
+    end_offsets,
+    wait_committed,
+)
 
 pytestmark = pytest.mark.integration
 WINDOW_MS = 10_000
@@ -42,11 +49,14 @@ def test_killed_worker_resumes_oee_without_loss_or_double_counting(
         ProductionCount(time=at(25), asset=asset, good=5),
         MachineState(time=at(30), asset=asset, state=State.PRODUCING),
     ]
-    # keep the watermark from closing windows while the worker is down: lateness covers it
-    settings = {**FAST_WINDOWS, "allowed_lateness_s": 40, "idle_timeout_s": 600}
+    # keep the watermark from closing windows while the worker is down: lateness covers it;
+    # both workers start at the end of the topics, so the other tests' history is not read
+    settings = {**FAST_WINDOWS, "allowed_lateness_s": 40, "idle_timeout_s": 600, **ONLY_NEW_EVENTS}
     first = WorkerProcess(kafka_bootstrap, tmp_path, **settings)
     request.addfinalizer(first.stop)
     first.start()
+    watched = (topics.MACHINE_EVENTS, topics.MES_EVENTS)
+    ends_before = {topic: end_offsets(kafka_bootstrap, topic) for topic in watched}
     publisher = Publisher({"bootstrap.servers": kafka_bootstrap})
     for event in before_kill:
         publisher.publish(event)
@@ -56,6 +66,15 @@ def test_killed_worker_resumes_oee_without_loss_or_double_counting(
         "AND good = 3",  # the open window of the last event: every event was applied
         lambda r: len(r) >= 1,
     )
+    # killed only once its offsets are committed: the second worker, also starting at the end
+    # where nothing was committed, then resumes exactly behind the events the first processed
+    published = {
+        (topic, p): end
+        for topic in watched
+        for p, end in end_offsets(kafka_bootstrap, topic).items()
+        if end > ends_before[topic][p]
+    }
+    wait_committed(kafka_bootstrap, first.app_id, published)
     first.stop(signal.SIGKILL)
 
     for event in after_kill:
@@ -75,6 +94,13 @@ def test_killed_worker_resumes_oee_without_loss_or_double_counting(
             lambda r: len(r) == 3,
             timeout_s=120,
         )
+    except AssertionError as error:
+        clocks = [
+            line
+            for line in second.metrics().splitlines()
+            if line.startswith(("linepulse_watermark", "linepulse_consumer_lag"))
+        ]
+        raise AssertionError(f"{error}\nwatermarks and lags:\n" + "\n".join(clocks)) from None
     finally:
         second.stop()
     got = [
