@@ -104,7 +104,10 @@ class Pipeline:
             if topic in applied:
                 next_offset = applied[topic] + 1
             else:
-                next_offset = await consumer.position(tp) or 0
+                position = await consumer.position(tp)
+                if position is None:  # not known yet: no reason to hold anything back
+                    continue
+                next_offset = position
             lag = max(0, highwater - next_offset)
             metrics.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
             caught_up = caught_up and lag == 0
