@@ -104,10 +104,7 @@ class Pipeline:
             if topic in applied:
                 next_offset = applied[topic] + 1
             else:
-                position = await consumer.position(tp)
-                if position is None:  # not known yet: no reason to hold anything back
-                    continue
-                next_offset = position
+                next_offset = await consumer.position(tp) or 0
             lag = max(0, highwater - next_offset)
             metrics.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
             caught_up = caught_up and lag == 0
