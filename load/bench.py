@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -255,6 +256,12 @@ def latency_phase(
         "sent": sent,
         "alerts_on_spiked_sensor": sum(1 for a, _ in raised if a["asset"] in spiked),
         "alerts_on_other_sensors": sum(1 for a, _ in raised if a["asset"] not in spiked),
+        "alert_kinds": dict(
+            Counter(
+                f"{a['alert_kind']} on {'spiked' if a['asset'] in spiked else 'other'} sensors"
+                for a, _ in raised
+            )
+        ),
         "row_latency": [r["at"] - created[r["event_id"]] for r in rows],
         "alert_latency": [
             at - by_time[(a["asset"], a["time"])]
@@ -317,6 +324,7 @@ def run(seconds: float, sensors: int, rate_hz: int, offer_mbps: float, out: Path
             "alerts": len(second["alert_latency"]),
             "on_spiked_sensors": second["alerts_on_spiked_sensor"],
             "on_other_sensors": second["alerts_on_other_sensors"],
+            "by_kind": second["alert_kinds"],
         },
         "plant_goal_mb_per_s": 58,
         "share_of_plant_goal": round(pipeline_rate * avg_size / 1e6 / 58, 4),
