@@ -8,7 +8,8 @@ steps, chosen by measurement on NAB and SKAB (`load/compare_detectors.py`, `load
    so that a fault does not become the new normal;
 2. likelihood: the mean of the last few deviations against the distribution of recent ones, an
    adaptive threshold that follows how noisy the feature usually is (Numenta's anomaly
-   likelihood); a value beyond the range seen so far, plus a tolerance, is certain;
+   likelihood, with Student's t tail so that a young model trusts its estimate less); a value
+   beyond the range seen so far, plus a tolerance, is certain;
 3. score: the likelihood's tail probability p as -log10(p) / 10 in [0, 1], so 0.5 is p = 1e-5.
    After an onset the score rests (half its value, below the threshold) for a while, so that one
    lasting fault is reported once; `is_anomaly` still says whether the feature is anomalous now,
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from river import base
+from scipy.special import stdtr
 
 _SMALLEST_TAIL = 1e-10
 _LOG_SMALLEST_TAIL = math.log(_SMALLEST_TAIL)
@@ -84,12 +86,20 @@ class ValueDeviation:
         self.highest = -math.inf
 
     def deviation(self, value: float) -> float:
+        return 1.0 - math.exp(-self.sigmas(value) / 3.0)
+
+    def certain(self, value: float) -> bool:
+        """Beyond the range seen so far (plus the tolerance): anomalous without weighing
+        recent deviations."""
+        return self.beyond_range(value)
+
+    def sigmas(self, value: float) -> float:
         if self.moments.count < 2:
             return 0.0
         spread = max(
             self.moments.std, abs(self.moments.mean) * self.settings.relative_noise_floor, 1e-12
         )
-        return 1.0 - math.exp(-abs(value - self.moments.mean) / spread / 3.0)
+        return abs(value - self.moments.mean) / spread
 
     def beyond_range(self, value: float) -> bool:
         if self.highest <= self.lowest:
@@ -114,6 +124,7 @@ class DeviationLikelihood:
         self.usual = FadingMoments(settings.score_window)
         self.usual_mean = 0.0
         self.usual_std = 1.0
+        self.usual_samples = 0
         self.seen = 0
         self.anomalous_run = 0
         # the first deviations, from statistics of a handful of values, are not learned
@@ -138,7 +149,9 @@ class DeviationLikelihood:
         if self.warming_up:
             return 0.0
         z = (self.smoothed(deviation) - self.usual_mean) / max(self.usual_std, 1e-4)
-        tail = 0.5 * math.erfc(z / math.sqrt(2))
+        # Student's t: a distribution estimated from few (overlapping) averages is trusted
+        # less, so a young model does not take its first surprise for an anomaly
+        tail = float(stdtr(max(1.0, self.usual_samples / 3), -z))
         return min(1.0, max(0.0, math.log(tail + _SMALLEST_TAIL) / _LOG_SMALLEST_TAIL))
 
     def learn(self, deviation: float, quarantined: bool) -> None:
@@ -147,10 +160,12 @@ class DeviationLikelihood:
         if settled and not quarantined:
             self.usual.update(sum(self.recent) / len(self.recent))
         self.seen += 1
-        every = self.settings.reestimate_every
+        # a young model re-estimates more often: every third of what it has seen, at first
+        every = min(self.settings.reestimate_every, max(1, self.seen // 3))
         if self.seen % every == 0 or self.seen == self.settings.warmup:
             self.usual_mean = self.usual.mean
             self.usual_std = self.usual.std
+            self.usual_samples = min(self.usual.count, self.settings.score_window)
 
 
 class LikelihoodDetector(base.AnomalyDetector):
@@ -171,7 +186,7 @@ class LikelihoodDetector(base.AnomalyDetector):
         value = _only_value(x)
         if self.warming_up:
             score = 0.0
-        elif self.values.beyond_range(value):
+        elif self.values.certain(value):
             score = 1.0
         else:
             score = self.likelihood.score(self.values.deviation(value))

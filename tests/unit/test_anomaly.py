@@ -173,3 +173,16 @@ def test_a_score_hovering_at_the_threshold_does_not_make_the_verdict_flap():
         return total
 
     assert flips(release=0.6) * 2 < flips(release=1.0)
+
+
+def test_a_young_model_does_not_take_ordinary_noise_for_anomalies():
+    """After a short warm-up the distribution of deviations is known from few values; its tail
+    is Student's t, so ordinary noise rarely looks anomalous (a normal tail: about 6 %)."""
+    flagged = observed = 0
+    for seed in range(10):
+        rng = random.Random(seed)
+        detector = SensorDetector(DetectorSettings(warmup=30))
+        results = observe_all(detector, gaussian(rng, 300))
+        flagged += sum(r.is_anomaly for r in results)
+        observed += len(results) - 30
+    assert flagged <= observed * 0.02
