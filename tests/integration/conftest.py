@@ -25,9 +25,9 @@ from streams.query_client import query_worker, running_owner
 PARTITIONS = 2
 
 
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """A real single-node Kafka, or the broker named by LINEPULSE_TEST_BOOTSTRAP."""
+def started_broker() -> Iterator[str]:
+    """A real single-node Kafka with LinePulse's topics, or the broker named by
+    LINEPULSE_TEST_BOOTSTRAP; yields its bootstrap address (for fixtures)."""
     external = os.environ.get("LINEPULSE_TEST_BOOTSTRAP")
     if external:
         yield external
@@ -39,6 +39,12 @@ def kafka_bootstrap() -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.remove()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """The broker the integration tests share."""
+    yield from started_broker()
 
 
 class WorkerProcess:

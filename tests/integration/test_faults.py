@@ -3,7 +3,6 @@ double counting."""
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 import uuid
@@ -11,18 +10,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.broker import KafkaBroker
 from connectors.publisher import Publisher
-from connectors.topics import ensure_topics
 from schemas import topics
 from schemas.events import MachineState, ProductionCount, SensorReading, WorkOrderStarted
 from schemas.states import State
 from tests.integration.conftest import (
     FAST_WINDOWS,
     ONLY_NEW_EVENTS,
-    PARTITIONS,
     WorkerProcess,
     end_offsets,
+    started_broker,
     wait_committed,
 )
 
@@ -34,17 +31,7 @@ WINDOW_MS = 10_000
 def kafka_bootstrap() -> Iterator[str]:
     """A broker of this module's own: a restarted worker reads the partitions its group never
     committed from their start, which must hold this module's events, not the whole session's."""
-    external = os.environ.get("LINEPULSE_TEST_BOOTSTRAP")
-    if external:
-        yield external
-        return
-    broker = KafkaBroker.create()
-    broker.start()
-    try:
-        ensure_topics({"bootstrap.servers": broker.bootstrap}, PARTITIONS)
-        yield broker.bootstrap
-    finally:
-        broker.remove()
+    yield from started_broker()
 
 
 def test_killed_worker_resumes_oee_without_loss_or_double_counting(
