@@ -46,8 +46,7 @@ def score_rows(
     """One score in [0, 1] per row, in input order; missing values are left out of the row.
     A row is one sensor's observation with a feature per column, or with `per_asset` one round
     of the asset model over the columns."""
-    detector = SensorDetector(settings)
-    asset = AssetDetector(settings)
+    detector = AssetDetector(settings) if per_asset else SensorDetector(settings)
     for row in frame.select(columns).iter_rows():
         features = {
             name: float(value)
@@ -56,8 +55,8 @@ def score_rows(
         }
         if not features:
             yield 0.0
-        elif per_asset:
-            scored = asset.observe("row", features)
+        elif isinstance(detector, AssetDetector):
+            scored = detector.observe("row", features)
             yield scored.score if scored is not None else 0.0
         else:
             yield detector.observe(features).score
