@@ -22,6 +22,7 @@ from streams.alerts import SeverityRules
 from streams.context import ContextBook
 from streams.feeds import TopicFeed
 from streams.logs import json_handler
+from streams.offsets import EndOffsets, StartPositions
 from streams.sensor_health import SpecBook
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
 from streams.store import (
@@ -36,6 +37,11 @@ from streams.store import (
 )
 
 log = logging.getLogger(__name__)
+
+# inputs whose silence the agents judge (`Pipeline.caught_up`)
+WATCHED_INPUTS = frozenset(
+    (topics.MACHINE_EVENTS, topics.MES_EVENTS, topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
+)
 
 
 def _credentials(kafka: KafkaSettings) -> Any:
@@ -69,7 +75,17 @@ class Pipeline:
     severities: SeverityRules = field(default_factory=SeverityRules)
     feeds: list[TopicFeed] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    end_offsets: EndOffsets = field(init=False)
+    start_positions: StartPositions = field(init=False)
     _out_topics: dict[str, faust.TopicT] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.end_offsets = EndOffsets(self.kafka.confluent_config())
+        self.start_positions = StartPositions(self._position)
+
+    async def _position(self, tp: TP) -> int | None:
+        position: int | None = await self.app.consumer.position(tp)
+        return position
 
     def topic(self, *names: str) -> faust.TopicT:
         return self.app.topic(
@@ -91,22 +107,26 @@ class Pipeline:
         self, partition: int, applied: dict[str, int], names: tuple[str, ...]
     ) -> bool:
         """True when `applied` (the last offset processed per topic) reaches the end of each
-        topic's `partition`: silence is only silence once the worker has read everything. A
-        topic with nothing processed yet is caught up when the consumer's position is at its end
-        (a worker that started at the end of the topic, or reads nothing new there)."""
-        consumer = self.app.consumer
+        topic's `partition`, as the broker tells it now: silence is only silence once the worker
+        has read everything. A topic with nothing processed yet is caught up when its end is
+        where the consumer started reading it (a worker that started at the end of the topic, or
+        reads nothing new there)."""
+        partitions = [TP(topic, partition) for topic in names]
+        ends = await self.end_offsets.latest(partitions)
         caught_up = True
-        for topic in names:
-            tp = TP(topic, partition)
-            highwater = consumer.highwater(tp)
-            if highwater is None:
-                continue
-            if topic in applied:
-                next_offset = applied[topic] + 1
+        for tp in partitions:
+            end = ends.get(tp)
+            if end is None:  # not known yet: silence cannot be told from not having read
+                return False
+            if tp.topic in applied:
+                next_offset = applied[tp.topic] + 1
             else:
-                next_offset = await consumer.position(tp) or 0
-            lag = max(0, highwater - next_offset)
-            metrics.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
+                start = self.start_positions.get(tp)
+                if start is None:
+                    return False
+                next_offset = start
+            lag = max(0, end - next_offset)
+            metrics.CONSUMER_LAG.labels(tp.topic, str(partition)).set(lag)
             caught_up = caught_up and lag == 0
         return caught_up
 
@@ -121,11 +141,24 @@ class Pipeline:
         self.count("alerts")
         await self.send(topics.ALERTS, alert.asset, encode(alert))
 
+    @property
+    def context_current(self) -> bool:
+        """The whole-topic feeds have started and read what their topics held then."""
+        return bool(self.feeds) and all(feed.caught_up.is_set() for feed in self.feeds)
+
+    async def wait_context(self) -> None:
+        """Hold an agent until the production context and the sensor specs are current: input
+        waiting in Kafka when a worker starts would otherwise be enriched with no context."""
+        while not self.context_current:
+            await asyncio.sleep(0.05)
+
     async def guarded(
         self, event: EventT, handler: Callable[[EventT], Awaitable[None]], agent: str
     ) -> None:
         """Run one step of an agent; an unexpected error dead-letters the event instead of
         crashing the agent, so the pipeline keeps going."""
+        if not self.context_current:
+            await self.wait_context()
         try:
             with metrics.PROCESSING_SECONDS.labels(agent).time():
                 await handler(event)
@@ -206,6 +239,12 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
         severities=SeverityRules.parse(worker.alert_severity),
     )
     _add_views(pipeline)
+
+    @app.on_partitions_assigned.connect
+    def find_start_positions(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        assigned: set[TP] = args[0]
+        pipeline.start_positions.reset(tp for tp in assigned if tp.topic in WATCHED_INPUTS)
+
     return pipeline
 
 
@@ -256,7 +295,7 @@ def _add_views(pipeline: Pipeline) -> None:
         assignment = app.consumer.assignment() if app.consumer else set()
         positioned = await _positioned(app.consumer, assignment)
         reachable = pipeline.clickhouse_reachable
-        context_ready = all(feed.caught_up.is_set() for feed in pipeline.feeds)
+        context_ready = pipeline.context_current
         ready = (
             pipeline.store is not None
             and len(assignment) > 0

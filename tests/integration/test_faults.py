@@ -109,6 +109,12 @@ def test_killed_worker_resumes_oee_without_loss_or_double_counting(
             if line.startswith(("linepulse_watermark", "linepulse_consumer_lag"))
         ]
         raise AssertionError(f"{error}\nwatermarks and lags:\n" + "\n".join(clocks)) from None
+        # input waiting when the worker started is stored with its production context
+        stored = second.query(
+            f"SELECT kind, work_order FROM linepulse.machine_events WHERE asset = '{asset}'"
+        )
+        assert len(stored) == len(before_kill) + len(after_kill) - 1
+        assert {r["work_order"] for r in stored} == {"WO"}
     finally:
         second.stop()
     got = [

@@ -1,0 +1,90 @@
+"""Where the consumer stands in its input: ends of partitions and where reading began.
+
+The consumer's own end figure for a partition is as old as its last fetch of that partition, and
+asking the consumer anything waits behind its fetch (half a second, longer while a partition has
+no position yet). The admin client answers ends in milliseconds, and start positions are found
+in the background, so that an agent asking never stalls its stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+from faust.types import TP
+
+log = logging.getLogger(__name__)
+
+
+class EndOffsets:
+    def __init__(self, kafka_config: dict[str, Any], timeout_s: float = 5.0) -> None:
+        self.admin = AdminClient(kafka_config)
+        self.timeout_s = timeout_s
+
+    async def latest(self, partitions: list[TP]) -> dict[TP, int | None]:
+        """The offset the next record of each partition will get; None where the broker did not
+        answer in time."""
+        request = {TopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in partitions}
+        futures = self.admin.list_offsets(request, request_timeout=self.timeout_s)
+        ends: dict[TP, int | None] = {}
+        for asked, future in futures.items():
+            tp = TP(asked.topic, asked.partition)
+            try:
+                ends[tp] = (await asyncio.wrap_future(future)).offset
+            except KafkaException:
+                ends[tp] = None
+        return ends
+
+
+class StartPositions:
+    """The consumer's position in each partition when it was assigned, found in the background
+    (later positions include records fetched but not yet processed)."""
+
+    def __init__(
+        self, position: Callable[[TP], Awaitable[int | None]], timeout_s: float = 10.0
+    ) -> None:
+        self._position = position
+        self.timeout_s = timeout_s
+        self.known: dict[TP, int] = {}
+        self._pending: dict[TP, asyncio.Task[None]] = {}
+        self._generation = 0
+
+    def reset(self, partitions: Iterable[TP]) -> None:
+        """A new assignment: forget every position and start finding those of `partitions`."""
+        self._generation += 1
+        self.known.clear()
+        for task in self._pending.values():
+            task.cancel()
+        self._pending.clear()
+        for tp in partitions:
+            self._find(tp)
+
+    def get(self, tp: TP) -> int | None:
+        """The start position, or None while it is being found."""
+        if tp in self.known:
+            return self.known[tp]
+        if tp not in self._pending:
+            self._find(tp)
+        return None
+
+    def _find(self, tp: TP) -> None:
+        self._pending[tp] = asyncio.ensure_future(self._ask(tp, self._generation))
+
+    async def _ask(self, tp: TP, generation: int) -> None:
+        while generation == self._generation:
+            try:
+                position = await asyncio.wait_for(self._position(tp), self.timeout_s)
+            except Exception as exc:  # noqa: BLE001 - not known yet: asked again
+                log.debug("position of %s not known yet: %s", tp, exc)
+                position = None
+            if generation != self._generation:
+                return
+            if position is not None:
+                self.known[tp] = position
+                self._pending.pop(tp, None)
+                return
+            await asyncio.sleep(1)
