@@ -78,6 +78,7 @@ class Pipeline:
     end_offsets: EndOffsets = field(init=False)
     start_positions: StartPositions = field(init=False)
     _out_topics: dict[str, faust.TopicT] = field(default_factory=dict)
+    _context_was_current: bool = False
 
     def __post_init__(self) -> None:
         self.end_offsets = EndOffsets(self.kafka.confluent_config())
@@ -151,13 +152,14 @@ class Pipeline:
         waiting in Kafka when a worker starts would otherwise be enriched with no context."""
         while not self.context_current:
             await asyncio.sleep(0.05)
+        self._context_was_current = True
 
     async def guarded(
         self, event: EventT, handler: Callable[[EventT], Awaitable[None]], agent: str
     ) -> None:
         """Run one step of an agent; an unexpected error dead-letters the event instead of
         crashing the agent, so the pipeline keeps going."""
-        if not self.context_current:
+        if not self._context_was_current:  # the feeds, once current, stay so
             await self.wait_context()
         try:
             with metrics.PROCESSING_SECONDS.labels(agent).time():

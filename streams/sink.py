@@ -185,7 +185,8 @@ def register(pipeline: Pipeline) -> None:
     async def store_events(stream: Any) -> None:
         """Batch every event into ClickHouse; offsets advance only after the rows are stored."""
         async for batch in stream.take_events(worker.sink_batch_rows, within=worker.sink_batch_s):
-            await pipeline.wait_context()
+            if not pipeline.context_current:
+                await pipeline.wait_context()
             store = pipeline.store
             while store is None:
                 await asyncio.sleep(0.2)
