@@ -109,11 +109,14 @@ def test_killed_worker_resumes_oee_without_loss_or_double_counting(
             if line.startswith(("linepulse_watermark", "linepulse_consumer_lag"))
         ]
         raise AssertionError(f"{error}\nwatermarks and lags:\n" + "\n".join(clocks)) from None
+    else:
         # input waiting when the worker started is stored with its production context
-        stored = second.query(
-            f"SELECT kind, work_order FROM linepulse.machine_events WHERE asset = '{asset}'"
+        machine_events = len(before_kill) + len(after_kill) - 1  # the work order is MES
+        stored = second.wait_rows(
+            f"SELECT kind, work_order FROM linepulse.machine_events WHERE asset = '{asset}'",
+            lambda r: len(r) >= machine_events,
         )
-        assert len(stored) == len(before_kill) + len(after_kill) - 1
+        assert len(stored) == machine_events
         assert {r["work_order"] for r in stored} == {"WO"}
     finally:
         second.stop()
