@@ -144,22 +144,26 @@ class Pipeline:
 
     @property
     def context_current(self) -> bool:
-        """The whole-topic feeds have started and read what their topics held then."""
-        return bool(self.feeds) and all(feed.caught_up.is_set() for feed in self.feeds)
+        """The whole-topic feeds have started and read what their topics held then (once
+        current, they stay so: cheap to ask per event)."""
+        if not self._context_was_current:
+            self._context_was_current = bool(self.feeds) and all(
+                feed.caught_up.is_set() for feed in self.feeds
+            )
+        return self._context_was_current
 
     async def wait_context(self) -> None:
         """Hold an agent until the production context and the sensor specs are current: input
         waiting in Kafka when a worker starts would otherwise be enriched with no context."""
         while not self.context_current:
             await asyncio.sleep(0.05)
-        self._context_was_current = True
 
     async def guarded(
         self, event: EventT, handler: Callable[[EventT], Awaitable[None]], agent: str
     ) -> None:
         """Run one step of an agent; an unexpected error dead-letters the event instead of
         crashing the agent, so the pipeline keeps going."""
-        if not self._context_was_current:  # the feeds, once current, stay so
+        if not self.context_current:
             await self.wait_context()
         try:
             with metrics.PROCESSING_SECONDS.labels(agent).time():
