@@ -283,7 +283,7 @@ class AnomalyProcessor:
         """Models are checkpointed and silent sensors found here, with no input from them."""
         self.checkpoints.save_due(partition, tick_ms, self.detectors)
         applied = self.offsets.get(partition, {})
-        if not await self.pipeline.caught_up(
+        if await self.pipeline.lagging(
             partition, applied, (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
         ):
             return

@@ -38,7 +38,7 @@ from streams.store import (
 
 log = logging.getLogger(__name__)
 
-# inputs whose silence the agents judge (`Pipeline.caught_up`)
+# inputs whose silence the agents judge (`Pipeline.lagging`)
 WATCHED_INPUTS = frozenset(
     (topics.MACHINE_EVENTS, topics.MES_EVENTS, topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
 )
@@ -104,32 +104,31 @@ class Pipeline:
         await self._out_topics[topic].send(key=key.encode(), value=value, partition=partition)
         metrics.EVENTS_OUT.labels(topic).inc()
 
-    async def caught_up(
+    async def lagging(
         self, partition: int, applied: dict[str, int], names: tuple[str, ...]
-    ) -> bool:
-        """True when `applied` (the last offset processed per topic) reaches the end of each
-        topic's `partition`, as the broker tells it now: silence is only silence once the worker
-        has read everything. A topic with nothing processed yet is caught up when its end is
-        where the consumer started reading it (a worker that started at the end of the topic, or
-        reads nothing new there)."""
+    ) -> set[str]:
+        """The topics of `names` whose `partition` this worker has not read to the end the
+        broker gives now (`applied`: the last offset processed per topic): silence is only
+        silence once the worker has read everything. A topic with nothing processed yet is read
+        when its end is where the consumer started reading it (a worker that started at the end
+        of the topic, or reads nothing new there)."""
         partitions = [TP(topic, partition) for topic in names]
         ends = await self.end_offsets.latest(partitions)
-        caught_up = True
+        behind = set()
         for tp in partitions:
             end = ends.get(tp)
-            if end is None:  # not known yet: silence cannot be told from not having read
-                return False
             if tp.topic in applied:
-                next_offset = applied[tp.topic] + 1
+                next_offset: int | None = applied[tp.topic] + 1
             else:
-                start = self.start_positions.get(tp)
-                if start is None:
-                    return False
-                next_offset = start
+                next_offset = self.start_positions.get(tp)
+            if end is None or next_offset is None:  # silence cannot be told from not reading
+                behind.add(tp.topic)
+                continue
             lag = max(0, end - next_offset)
             metrics.CONSUMER_LAG.labels(tp.topic, str(partition)).set(lag)
-            caught_up = caught_up and lag == 0
-        return caught_up
+            if lag:
+                behind.add(tp.topic)
+        return behind
 
     async def send_alert(self, alert: Alert | None) -> None:
         """Publish an alert lifecycle step (if any), counted by kind and status."""

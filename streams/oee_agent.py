@@ -177,11 +177,9 @@ class OeeProcessor:
     async def _lagging(self, partition: int) -> set[str]:
         """Inputs of the partition not yet read to their end."""
         applied = self.table.get(f"__offsets__/{partition}") or {}
-        return {
-            t
-            for t in (topics.MACHINE_EVENTS, topics.MES_EVENTS)
-            if not await self.pipeline.caught_up(partition, applied, (t,))
-        }
+        return await self.pipeline.lagging(
+            partition, applied, (topics.MACHINE_EVENTS, topics.MES_EVENTS)
+        )
 
     async def on_tick(self, partition: int, tick_ms: int) -> None:
         clocks = self._clocks(partition)
