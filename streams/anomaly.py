@@ -88,11 +88,6 @@ class ValueDeviation:
     def deviation(self, value: float) -> float:
         return 1.0 - math.exp(-self.sigmas(value) / 3.0)
 
-    def certain(self, value: float) -> bool:
-        """Beyond the range seen so far (plus the tolerance): anomalous without weighing
-        recent deviations."""
-        return self.beyond_range(value)
-
     def sigmas(self, value: float) -> float:
         if self.moments.count < 2:
             return 0.0
@@ -102,6 +97,8 @@ class ValueDeviation:
         return abs(value - self.moments.mean) / spread
 
     def beyond_range(self, value: float) -> bool:
+        """Beyond the range seen so far (plus the tolerance): anomalous without weighing
+        recent deviations."""
         if self.highest <= self.lowest:
             return False
         tolerance = (self.highest - self.lowest) * self.settings.range_tolerance
@@ -186,7 +183,7 @@ class LikelihoodDetector(base.AnomalyDetector):
         value = _only_value(x)
         if self.warming_up:
             score = 0.0
-        elif self.values.certain(value):
+        elif self.values.beyond_range(value):
             score = 1.0
         else:
             score = self.likelihood.score(self.values.deviation(value))
