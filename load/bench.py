@@ -27,10 +27,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.broker import KafkaBroker  # noqa: E402
 from connectors.publisher import producer_config  # noqa: E402
 from connectors.topics import ensure_topics  # noqa: E402
 from schemas import topics  # noqa: E402
+from streams.commands.brokers import KafkaBroker  # noqa: E402
 from tests.integration.conftest import WorkerProcess  # noqa: E402
 
 PARTITIONS = 4

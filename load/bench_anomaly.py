@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from schemas.codec import decode_sensor, encode  # noqa: E402
 from schemas.events import AnomalyScore, SensorReading  # noqa: E402
-from streams.anomaly import DetectorSettings, LikelihoodDetector, SensorDetector  # noqa: E402
+from streams.core.anomaly import DetectorSettings, LikelihoodDetector, SensorDetector  # noqa: E402
 
 
 def bare_river(values: list[float], settings: DetectorSettings) -> float:

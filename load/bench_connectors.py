@@ -29,13 +29,13 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.broker import KafkaBroker, free_port  # noqa: E402
 from connectors.modbus.poller import ModbusPoller  # noqa: E402
 from connectors.modbus.registers import DeviceMap, RegisterTag  # noqa: E402
 from connectors.opcua.client import OpcUaConnector  # noqa: E402
 from connectors.opcua.tags import OpcUaEndpoint, OpcUaTag  # noqa: E402
 from connectors.publisher import Publisher  # noqa: E402
 from connectors.topics import ensure_topics  # noqa: E402
+from streams.commands.brokers import KafkaBroker, free_port  # noqa: E402
 
 MODBUS_TAGS = 400
 OPCUA_TAGS = 200

@@ -22,11 +22,11 @@ from confluent_kafka import Consumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.broker import KafkaBroker  # noqa: E402
 from connectors.publisher import Publisher  # noqa: E402
 from connectors.simulator.plant import PlantSimulator  # noqa: E402
 from connectors.topics import ensure_topics  # noqa: E402
 from schemas import topics  # noqa: E402
+from streams.commands.brokers import KafkaBroker  # noqa: E402
 from streams.settings import SimulatorSettings  # noqa: E402
 from tests.integration.conftest import WorkerProcess  # noqa: E402
 

@@ -31,11 +31,11 @@ from schemas.events import (  # noqa: E402
     VehicleAtStation,
     WorkOrderStarted,
 )
-from streams.context import ContextBook  # noqa: E402
-from streams.replay import ReplayGuard  # noqa: E402
-from streams.rows import rows_of  # noqa: E402
-from streams.sink import write_batch  # noqa: E402
-from streams.store import EmbeddedStore, migrate, query_rows  # noqa: E402
+from streams.core.context import ContextBook  # noqa: E402
+from streams.store.clickhouse import EmbeddedStore, migrate, query_rows  # noqa: E402
+from streams.store.exactly_once import ReplayGuard  # noqa: E402
+from streams.store.rows import rows_of  # noqa: E402
+from streams.store.sink import write_batch  # noqa: E402
 
 TABLE = "linepulse.sensor_readings"
 

@@ -24,8 +24,8 @@ from river import anomaly, compose, preprocessing, stats, utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.anomaly import AssetDetector, DetectorSettings, SensorDetector  # noqa: E402
-from streams.scoring import LABEL_COLUMNS  # noqa: E402
+from streams.commands.score import LABEL_COLUMNS  # noqa: E402
+from streams.core.anomaly import AssetDetector, DetectorSettings, SensorDetector  # noqa: E402
 from streams.settings import WorkerSettings  # noqa: E402
 
 Scorer = Callable[[dict[str, float]], float]

@@ -10,8 +10,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.states import State, state_family
-from streams.anomaly import DetectorSettings
-from streams.oee import StateCategories
+from streams.core.anomaly import DetectorSettings
+from streams.core.oee import StateCategories
 
 if TYPE_CHECKING:
     from connectors.publisher import Publisher
@@ -220,14 +220,14 @@ class WorkerSettings(BaseSettings):
     @field_validator("plant_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from streams.calendar import known_timezone
+        from streams.core.calendar import known_timezone
 
         return known_timezone(value)
 
     @field_validator("alert_severity")
     @classmethod
     def _severity_rules(cls, value: str) -> str:
-        from streams.alerts import SeverityRules
+        from streams.core.alerts import SeverityRules
 
         SeverityRules.parse(value)
         return value

@@ -18,9 +18,9 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from connectors.broker import KafkaBroker, free_port
 from connectors.topics import ensure_topics
-from streams.query_client import query_worker, running_owner
+from streams.commands.brokers import KafkaBroker, free_port
+from streams.commands.query_client import query_worker, running_owner
 
 PARTITIONS = 2
 
@@ -67,7 +67,7 @@ class WorkerProcess:
     def start(self, timeout_s: float = 120) -> None:
         log = open(self.data_dir / "worker.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
+            [sys.executable, "-m", "streams.commands.cli", "worker"],
             env=self.env,
             stdout=log,
             stderr=log,

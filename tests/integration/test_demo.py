@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 def _linepulse(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEPULSE_")}
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "streams.commands.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -34,7 +34,7 @@ def test_demo_runs_stops_cleanly_and_leaves_queryable_data(tmp_path):
         [
             sys.executable,
             "-m",
-            "streams.cli",
+            "streams.commands.cli",
             "demo",
             "--duration",
             "30",

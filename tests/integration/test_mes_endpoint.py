@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.broker import free_port, terminate
 from schemas import topics
+from streams.commands.brokers import free_port, terminate
 from tests.integration.conftest import consume
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ class Endpoint:
         }
         self.log = tmp / "mes.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "mes"],
+            [sys.executable, "-m", "streams.commands.cli", "mes"],
             env=env,
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
@@ -268,7 +268,7 @@ def test_https_with_client_certificates_lets_in_only_signed_clients(kafka_bootst
 def test_the_endpoint_refuses_to_start_without_a_token(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEPULSE_")}
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "mes"],
+        [sys.executable, "-m", "streams.commands.cli", "mes"],
         env=env,
         capture_output=True,
         text=True,

@@ -8,9 +8,9 @@ import pytest
 from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
 from pymodbus.server import ModbusTcpServer
 
-from connectors.broker import free_port
 from connectors.modbus.poller import REQUESTS, ModbusPoller
 from connectors.modbus.registers import DeviceMap, RegisterTag, encode
+from streams.commands.brokers import free_port
 
 pytestmark = pytest.mark.integration
 ASSET = "plant1/line1/st1/m1"
@@ -154,7 +154,7 @@ async def test_linepulse_connect_publishes_device_values_to_kafka(kafka_bootstra
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "streams.cli",
+        "streams.commands.cli",
         "connect",
         "--config",
         str(config),

@@ -6,7 +6,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from faust.types import TP
 
-from streams.offsets import EndOffsets
+from streams.worker.offsets import EndOffsets
 
 
 async def test_end_offsets_are_the_brokers_current_ends(kafka_bootstrap):

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from asyncua import Server, ua
 
-from connectors.broker import free_port
 from connectors.opcua.client import OpcUaConnector
 from connectors.opcua.tags import OpcUaEndpoint, OpcUaTag
+from streams.commands.brokers import free_port
 
 pytestmark = pytest.mark.integration
 ASSET = "plant1/line1/st1/press7"
@@ -304,7 +304,7 @@ async def test_browse_writes_a_tag_map_the_connector_loads(tmp_path):
         browse = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "streams.cli",
+            "streams.commands.cli",
             "opcua",
             "browse",
             f"opc.tcp://127.0.0.1:{port}/linepulse/",
@@ -321,7 +321,7 @@ async def test_browse_writes_a_tag_map_the_connector_loads(tmp_path):
         only_force = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "streams.cli",
+            "streams.commands.cli",
             "opcua",
             "browse",
             f"opc.tcp://127.0.0.1:{port}/linepulse/",

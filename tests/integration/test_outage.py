@@ -11,12 +11,12 @@ import orjson
 import pytest
 from confluent_kafka import Consumer
 
-from connectors.broker import KafkaBroker
 from connectors.publisher import Publisher
 from connectors.spool import SPOOLED, DiskSpool
 from connectors.topics import ensure_topics
 from schemas import topics
 from schemas.events import SensorReading
+from streams.commands.brokers import KafkaBroker
 
 pytestmark = pytest.mark.integration
 

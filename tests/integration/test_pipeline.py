@@ -29,7 +29,7 @@ from schemas.events import (
     WorkOrderStarted,
 )
 from schemas.states import State
-from streams.batch import run_batch
+from streams.commands.batch_oee import run_batch
 from tests.integration.conftest import WorkerProcess, consume
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import pytest
 from connectors.publisher import Publisher
 from connectors.simulator.plant import PlantSimulator
 from schemas.codec import encode
-from streams.batch import run_batch
+from streams.commands.batch_oee import run_batch
 from streams.settings import SimulatorSettings
 from tests.integration.conftest import FAST_WINDOWS, ONLY_NEW_EVENTS, WorkerProcess
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.broker import free_port, terminate
 from connectors.publisher import Publisher
 from schemas.events import SensorReading
+from streams.commands.brokers import free_port, terminate
 from streams.settings import StoreSettings
-from streams.store import ServerStore, StoreError, query_rows
+from streams.store.clickhouse import ServerStore, StoreError, query_rows
 from tests.integration.conftest import FAST_WINDOWS, WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -70,7 +70,7 @@ def server(tmp_path: Path) -> Iterator[ChdbServer]:
 
 def _linepulse(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "streams.commands.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,

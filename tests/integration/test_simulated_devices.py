@@ -22,7 +22,7 @@ def test_simulated_plant_is_read_through_opcua_and_modbus(kafka_bootstrap, tmp_p
         [
             sys.executable,
             "-m",
-            "streams.cli",
+            "streams.commands.cli",
             "simulate",
             "--duration",
             "6",

@@ -7,8 +7,7 @@ import time
 import pytest
 
 from schemas.codec import encode
-from streams.sink import write_batch
-from streams.store import (
+from streams.store.clickhouse import (
     EmbeddedStore,
     latest_schema_version,
     migrate,
@@ -16,6 +15,7 @@ from streams.store import (
     query_rows,
     sql_statements,
 )
+from streams.store.sink import write_batch
 from tests.factories import T0, reading
 
 
@@ -188,7 +188,7 @@ def test_counts_keep_rework_apart_from_scrap(store):
 def test_export_writes_a_time_range_of_a_table_to_parquet(tmp_path):
     import polars as pl
 
-    from streams.export import export_table
+    from streams.commands.export import export_table
     from streams.settings import StoreSettings
 
     settings = StoreSettings(data_dir=tmp_path / "data")
@@ -209,7 +209,7 @@ def test_export_writes_a_time_range_of_a_table_to_parquet(tmp_path):
 
 
 def test_a_replayed_batch_is_not_stored_twice(store):
-    from streams.replay import ReplayGuard
+    from streams.store.exactly_once import ReplayGuard
 
     now = time.time()
     values = [encode(reading_at(now, i, 20.0 + i)) for i in range(6)]
@@ -349,7 +349,7 @@ def test_every_grafana_panel_and_variable_query_runs_on_the_real_schema(store):
 
 def test_retention_follows_the_settings_and_changes_only_what_differs(store):
     from streams.settings import StoreSettings
-    from streams.store import apply_retention
+    from streams.store.clickhouse import apply_retention
 
     assert apply_retention(store, StoreSettings()) == []
     shorter = StoreSettings(retention_raw_days=7, retention_aggregate_days=400)

@@ -1,6 +1,6 @@
 import random
 
-from streams.alerts import AlertEpisodes, AlertPolicy
+from streams.core.alerts import AlertEpisodes, AlertPolicy
 
 
 def feed(episodes, flags):
@@ -74,7 +74,7 @@ def test_the_same_sensor_name_on_two_machines_has_two_episodes():
 
 
 def test_severity_rules_by_kind_and_the_longest_asset_prefix():
-    from streams.alerts import SeverityRules
+    from streams.core.alerts import SeverityRules
 
     rules = SeverityRules.parse(
         "anomaly=info; plant1/paint:anomaly=critical; plant1/paint/st3:anomaly=warning;"

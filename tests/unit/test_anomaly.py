@@ -5,7 +5,7 @@ import random
 
 from river import anomaly
 
-from streams.anomaly import AssetDetector, DetectorSettings, LikelihoodDetector, SensorDetector
+from streams.core.anomaly import AssetDetector, DetectorSettings, LikelihoodDetector, SensorDetector
 
 
 def gaussian(rng: random.Random, n: int, mean: float = 20.0, sd: float = 1.0) -> list[float]:

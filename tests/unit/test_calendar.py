@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from schemas.states import State
-from streams.calendar import CalendarError, ShiftCalendar, load_calendar
-from streams.oee import DEFAULT_CATEGORIES
-from streams.windows import MachineWindows
+from streams.core.calendar import CalendarError, ShiftCalendar, load_calendar
+from streams.core.oee import DEFAULT_CATEGORIES
+from streams.core.windows import MachineWindows
 from tests.factories import count, state
 
 ASSET = "plant1/line1/st1/m1"
@@ -116,7 +116,7 @@ def test_batch_oee_by_shift_takes_the_calendars_shifts(tmp_path: Path):
     import json
 
     from schemas.codec import encode
-    from streams.batch import run_batch
+    from streams.commands.batch_oee import run_batch
 
     calendar = ShiftCalendar(
         lines={

@@ -11,7 +11,7 @@ from schemas.events import (
     WorkOrderEnded,
     WorkOrderStarted,
 )
-from streams.context import ContextBook
+from streams.core.context import ContextBook
 from tests.factories import T0
 
 MACHINE = "p/body/st010/robot1"

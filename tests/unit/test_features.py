@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from streams.features import per_second_features
+from streams.core.features import per_second_features
 from tests.factories import T0
 
 

@@ -208,7 +208,7 @@ def test_mes_endpoint_takes_its_token_from_a_secret_behind_a_service_and_ingress
 
 
 def test_the_shift_calendar_reaches_the_workers_as_a_file_the_worker_loads(tmp_path):
-    from streams.calendar import load_calendar
+    from streams.core.calendar import load_calendar
 
     docs = render(scenario("all"))
     container = worker_container(docs)

@@ -6,7 +6,7 @@ from streams.logs import JsonFormatter
 
 def test_log_lines_are_json_objects_with_the_event_context():
     record = logging.LogRecord(
-        "streams.app", logging.WARNING, __file__, 1, "dead letter: %s", ("bad value",), None
+        "streams.worker.app", logging.WARNING, __file__, 1, "dead letter: %s", ("bad value",), None
     )
     record.asset = "p/l/s/m"
     record.event_id = "abc"

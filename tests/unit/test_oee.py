@@ -1,7 +1,7 @@
 import pytest
 
 from schemas.states import State
-from streams.oee import (
+from streams.core.oee import (
     Count,
     OeeTotals,
     PlannedStop,

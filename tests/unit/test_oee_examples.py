@@ -8,8 +8,8 @@ import math
 import pytest
 
 from schemas.states import State
-from streams.batch import run_batch
-from streams.oee import Count, StateChange, ratios, window_totals
+from streams.commands.batch_oee import run_batch
+from streams.core.oee import Count, StateChange, ratios, window_totals
 from streams.settings import WorkerSettings, state_categories
 
 T0 = "2026-01-05T06:00:00Z"

@@ -2,7 +2,7 @@ import asyncio
 
 from faust.types import TP
 
-from streams.offsets import StartPositions
+from streams.worker.offsets import StartPositions
 
 MACHINE = TP("machine", 0)
 MES = TP("mes", 0)

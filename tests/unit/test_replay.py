@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.replay import ReplayGuard, lookup_sql, quote, row_identity
+from streams.store.exactly_once import ReplayGuard, lookup_sql, quote, row_identity
 
 TABLE = "linepulse.sensor_readings"
 

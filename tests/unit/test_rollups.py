@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from streams.oee import OeeTotals, ratios
-from streams.rollups import HOUR_MS, MachineRollups, Span, local_day, local_hour
-from streams.windows import ClosedWindow
+from streams.core.oee import OeeTotals, ratios
+from streams.core.rollups import HOUR_MS, MachineRollups, Span, local_day, local_hour
+from streams.core.windows import ClosedWindow
 from tests.factories import T0
 
 ASSET = "p/l/s/m"

@@ -3,7 +3,7 @@ import io
 
 import pytest
 
-from streams.scoring import ScoreInputError, run_score
+from streams.commands.score import ScoreInputError, run_score
 
 
 def write(path, rows, sep=","):

@@ -1,4 +1,4 @@
-from streams.sensor_health import HealthRules, SensorHealth
+from streams.core.sensor_health import HealthRules, SensorHealth
 
 T = 1_767_225_600_000
 

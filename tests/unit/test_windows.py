@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.states import State
-from streams.oee import ratios
-from streams.windows import MachineWindows, PartitionClock, TooLateError
+from streams.core.oee import ratios
+from streams.core.windows import MachineWindows, PartitionClock, TooLateError
 from tests.factories import ASSET, T0, count, counter, order, state, stop
 
 W = 60_000
@@ -217,7 +217,7 @@ def test_rework_parts_are_not_good_parts():
 
 
 def test_a_topic_not_yet_read_to_its_end_holds_the_partition_watermark_back():
-    from streams.windows import partition_watermark
+    from streams.core.windows import partition_watermark
 
     machines = PartitionClock(lateness_ms=1000, idle_ms=1000)
     mes = PartitionClock(lateness_ms=1000, idle_ms=1000)

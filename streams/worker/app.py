@@ -18,14 +18,12 @@ from schemas.codec import encode
 from schemas.events import Alert, DeadLetter, asset_or_unknown, now_ms
 from schemas.exceptions import InvalidEventError
 from streams import metrics
-from streams.alerts import SeverityRules
-from streams.context import ContextBook
-from streams.feeds import TopicFeed
+from streams.core.alerts import SeverityRules
+from streams.core.context import ContextBook
+from streams.core.sensor_health import SpecBook
 from streams.logs import json_handler
-from streams.offsets import EndOffsets, StartPositions
-from streams.sensor_health import SpecBook
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
-from streams.store import (
+from streams.store.clickhouse import (
     Store,
     StoreError,
     apply_retention,
@@ -35,6 +33,8 @@ from streams.store import (
     require_schema,
     until_reachable,
 )
+from streams.worker.feeds import TopicFeed
+from streams.worker.offsets import EndOffsets, StartPositions
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from schemas.codec import describe_validation_error
 from schemas.exceptions import LinePulseError
-from streams.cliargs import settings_from_args
-from streams.cliparser import build_parser
+from streams.commands.cliargs import settings_from_args
+from streams.commands.cliparser import build_parser
 from streams.settings import (
     KafkaSettings,
     MesSettings,
@@ -26,7 +26,7 @@ from streams.settings import (
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from streams.demo import DemoOptions, demo_faults, run_demo
+    from streams.commands.demo import DemoOptions, demo_faults, run_demo
 
     simulator = settings_from_args(SimulatorSettings, args)
     if (
@@ -48,7 +48,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from streams.worker import run_worker
+    from streams.worker.main import run_worker
 
     worker = settings_from_args(WorkerSettings, args)
     sys.argv = [sys.argv[0]]  # Faust's worker reads argv; it has been parsed already
@@ -139,7 +139,7 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from streams.query_client import run_query
+    from streams.commands.query_client import run_query
 
     result = run_query(settings_from_args(StoreSettings, args), args.sql, args.format)
     if args.output is not None:
@@ -153,8 +153,8 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _oee(args: argparse.Namespace) -> int:
-    from streams.batch import run_batch
-    from streams.calendar import load_calendar
+    from streams.commands.batch_oee import run_batch
+    from streams.core.calendar import load_calendar
     from streams.settings import state_categories
 
     worker = settings_from_args(WorkerSettings, args)
@@ -172,7 +172,7 @@ def _oee(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from streams.scoring import run_score
+    from streams.commands.score import run_score
 
     worker = settings_from_args(WorkerSettings, args)
     columns = [c.strip() for c in args.value_columns.split(",")] if args.value_columns else None
@@ -190,7 +190,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from streams.export import export_table
+    from streams.commands.export import export_table
 
     rows = export_table(
         settings_from_args(StoreSettings, args), args.table, args.start, args.end, args.out
@@ -200,7 +200,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _db(args: argparse.Namespace) -> int:
-    from streams.store import apply_retention, migrate, open_store, schema_version
+    from streams.store.clickhouse import apply_retention, migrate, open_store, schema_version
 
     settings = settings_from_args(StoreSettings, args)
     store = open_store(settings)
@@ -217,7 +217,7 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _broker(args: argparse.Namespace) -> int:
-    from connectors.broker import main as broker_main
+    from streams.commands.brokers import main as broker_main
 
     return broker_main([args.kind, str(args.port)])
 

@@ -12,7 +12,7 @@ from typing import IO
 import polars as pl
 
 from schemas.exceptions import LinePulseError
-from streams.anomaly import AssetDetector, DetectorSettings, SensorDetector
+from streams.core.anomaly import AssetDetector, DetectorSettings, SensorDetector
 from streams.settings import WorkerSettings
 
 LABEL_COLUMNS = frozenset({"anomaly", "anomalies", "changepoint", "label", "labels", "is_anomaly"})

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from streams.oee import OeeTotals
-from streams.windows import ClosedWindow
+from streams.core.oee import OeeTotals
+from streams.core.windows import ClosedWindow
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000

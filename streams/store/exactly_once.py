@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from streams.rows import Row
-from streams.store import DATABASE, Store, query_rows
+from streams.store.clickhouse import DATABASE, Store, query_rows
+from streams.store.rows import Row
 
 TopicPartition = tuple[str, int]
 Position = tuple[str, int, int]  # topic, partition, offset

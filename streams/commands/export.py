@@ -9,7 +9,7 @@ import polars as pl
 
 from schemas.events import iso_to_epoch_ms
 from schemas.exceptions import LinePulseError
-from streams.query_client import run_query
+from streams.commands.query_client import run_query
 from streams.settings import StoreSettings
 
 TIME_COLUMNS = {

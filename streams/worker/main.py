@@ -8,12 +8,12 @@ import logging
 import faust
 from mode import Service
 
-from streams import anomaly_agent, oee_agent, sink
-from streams.app import Pipeline, create_app, open_pipeline_store
-from streams.feeds import context_feed, spec_feed
+from streams.commands.query_client import remove_owner, write_owner
 from streams.logs import keep_only_json_handlers
-from streams.query_client import remove_owner, write_owner
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
+from streams.worker import oee_agent, sensor_agent, sink_agent
+from streams.worker.app import Pipeline, create_app, open_pipeline_store
+from streams.worker.feeds import context_feed, spec_feed
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 def build_pipeline(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> Pipeline:
     pipeline = create_app(kafka, worker, store)
     oee_agent.register(pipeline)
-    anomaly_agent.register(pipeline)
-    sink.register(pipeline)
+    sensor_agent.register(pipeline)
+    sink_agent.register(pipeline)
 
     @pipeline.app.service
     class StoreService(Service):

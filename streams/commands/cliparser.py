@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings
 
-from streams.cliargs import add_env_flag, add_settings_flags
+from streams.commands.cliargs import add_env_flag, add_settings_flags
 from streams.settings import (
     KafkaSettings,
     MesSettings,

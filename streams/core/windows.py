@@ -21,8 +21,8 @@ from schemas.events import (
 )
 from schemas.exceptions import LinePulseError
 from schemas.states import State, state_family
-from streams.calendar import ShiftCalendar
-from streams.oee import (
+from streams.core.calendar import ShiftCalendar
+from streams.core.oee import (
     DEFAULT_CATEGORIES,
     Count,
     OeeTotals,

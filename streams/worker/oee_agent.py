@@ -19,14 +19,12 @@ from schemas.codec import decode_machine, decode_mes, encode
 from schemas.events import OeeResult
 from schemas.exceptions import InvalidEventError
 from streams import metrics
-from streams.alerts import AlertEpisodes, AlertPolicy
-from streams.app import Pipeline, now_ms
-from streams.calendar import load_calendar
-from streams.oee import ratios
-from streams.quality import TimeLimits, check_event_time
-from streams.rollups import DAY_MS, HOUR_MS, MachineRollups, Span, local_day, local_hour
-from streams.settings import state_categories
-from streams.windows import (
+from streams.core.alerts import AlertEpisodes, AlertPolicy
+from streams.core.calendar import load_calendar
+from streams.core.event_time import TimeLimits, check_event_time
+from streams.core.oee import ratios
+from streams.core.rollups import DAY_MS, HOUR_MS, MachineRollups, Span, local_day, local_hour
+from streams.core.windows import (
     WINDOW_KINDS,
     ClosedWindow,
     MachineWindows,
@@ -35,6 +33,8 @@ from streams.windows import (
     WindowInput,
     partition_watermark,
 )
+from streams.settings import state_categories
+from streams.worker.app import Pipeline, now_ms
 
 log = logging.getLogger(__name__)
 

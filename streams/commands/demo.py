@@ -15,15 +15,15 @@ from pathlib import Path
 
 import orjson
 
-from connectors.broker import RunningBroker, free_port, start_tansu
 from connectors.publisher import Publisher
 from connectors.simulator.plant import PlantSimulator
 from connectors.simulator.run import run_through_devices
 from connectors.topics import consumer_lag, ensure_topics
 from schemas import topics
-from streams.query_client import query_worker, running_owner
+from streams.commands.brokers import RunningBroker, free_port, start_tansu
+from streams.commands.query_client import query_worker, running_owner
 from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings
-from streams.store import StoreError, open_store
+from streams.store.clickhouse import StoreError, open_store
 
 DEMO_FAULTS = ("spike:m1:50:8", "drift:m2:70", "stuck:m3:60:60", "silent:m4:90:40")
 
@@ -84,7 +84,7 @@ def _start_worker(
     env.setdefault("LINEPULSE_OEE_TARGET", "0.6")
     log = open(log_path, "ab")  # noqa: SIM115
     return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"],
+        [sys.executable, "-m", "streams.commands.cli", "worker"],
         env=env,
         stdout=log,
         stderr=log,

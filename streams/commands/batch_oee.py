@@ -19,10 +19,10 @@ import polars as pl
 from schemas.codec import decode_ingest
 from schemas.events import IngestEvent, ShiftEnded, ShiftStarted, iso_to_epoch_ms
 from schemas.exceptions import InvalidEventError, LinePulseError
-from streams.calendar import ShiftCalendar
-from streams.oee import DEFAULT_CATEGORIES, OeeTotals, StateCategories
+from streams.core.calendar import ShiftCalendar
+from streams.core.oee import DEFAULT_CATEGORIES, OeeTotals, StateCategories
+from streams.core.windows import WINDOW_KINDS, MachineWindows, window_start
 from streams.settings import WorkerSettings, state_categories
-from streams.windows import WINDOW_KINDS, MachineWindows, window_start
 
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
 

@@ -21,8 +21,8 @@ from schemas import topics
 from schemas.codec import decode_any, decode_mes
 from schemas.events import SensorSpec
 from schemas.exceptions import InvalidEventError
-from streams.context import ContextBook
-from streams.sensor_health import SpecBook
+from streams.core.context import ContextBook
+from streams.core.sensor_health import SpecBook
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.settings import StoreSettings
-from streams.store import StoreError, open_store, output_format
+from streams.store.clickhouse import StoreError, open_store, output_format
 
 OWNER_FILE = "worker.json"
 

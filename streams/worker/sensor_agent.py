@@ -23,13 +23,13 @@ from schemas.events import (
 from schemas.exceptions import InvalidEventError
 from schemas.states import State, state_family
 from streams import metrics
-from streams.alerts import AlertEpisodes, AlertPolicy
-from streams.anomaly import AssetDetector, Scored, SensorDetector
-from streams.app import Pipeline, now_ms
-from streams.features import per_second_features
-from streams.model_store import ModelCheckpoints
-from streams.quality import TimeLimits, check_event_time
-from streams.sensor_health import Finding, HealthRules, SensorHealth
+from streams.core.alerts import AlertEpisodes, AlertPolicy
+from streams.core.anomaly import AssetDetector, Scored, SensorDetector
+from streams.core.event_time import TimeLimits, check_event_time
+from streams.core.features import per_second_features
+from streams.core.sensor_health import Finding, HealthRules, SensorHealth
+from streams.worker.app import Pipeline, now_ms
+from streams.worker.model_checkpoints import ModelCheckpoints
 
 RUNNING_FAMILIES = frozenset({State.PRODUCING, State.REDUCED_SPEED})
 ASSET_SOURCE = "all sensors"

@@ -11,7 +11,7 @@ import base64
 import pickle  # noqa: S403 - River models persist with pickle; the topic is internal
 from typing import Any
 
-from streams.anomaly import AssetDetector, SensorDetector
+from streams.core.anomaly import AssetDetector, SensorDetector
 
 Model = SensorDetector | AssetDetector
 

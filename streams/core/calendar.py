@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.codec import load_yaml_model
 from schemas.exceptions import LinePulseError
-from streams.oee import PlannedStop
+from streams.core.oee import PlannedStop
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -23,7 +23,7 @@ from schemas.events import (
     WorkOrderStarted,
 )
 from schemas.states import state_name
-from streams.store import DATABASE
+from streams.store.clickhouse import DATABASE
 
 Row = dict[str, Any]
 

@@ -137,7 +137,7 @@ def fetch_kafka() -> Path:
             "Apache Kafka for the tests needs a JDK (17+) and Maven on PATH: apt-get install maven"
         )
         raise BrokerError(msg)
-    pom = Path(str(resources.files("connectors").joinpath("kafka_dist", "pom.xml")))
+    pom = Path(str(resources.files("streams.commands").joinpath("kafka_dist", "pom.xml")))
     staging = Path(tempfile.mkdtemp(prefix="linepulse-kafka-"))
     result = subprocess.run(
         [
@@ -265,8 +265,8 @@ class KafkaBroker:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m connectors.broker {fetch|kafka|tansu} [PORT]`: fetch Kafka, or run a broker in
-    the foreground until Ctrl-C."""
+    """`python -m streams.commands.brokers {fetch|kafka|tansu} [PORT]`: fetch Kafka, or run a
+    broker in the foreground until Ctrl-C."""
     args = argv if argv is not None else sys.argv[1:]
     command = args[0] if args else "kafka"
     port = int(args[1]) if len(args) > 1 else 9092
