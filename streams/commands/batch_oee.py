@@ -21,6 +21,7 @@ from schemas.events import IngestEvent, ShiftEnded, ShiftStarted, iso_to_epoch_m
 from schemas.exceptions import InvalidEventError, LinePulseError
 from streams.core.calendar import ShiftCalendar
 from streams.core.oee import DEFAULT_CATEGORIES, OeeTotals, StateCategories
+from streams.core.plans import GroupPlans, is_group_plan
 from streams.core.windows import WINDOW_KINDS, MachineWindows, window_start
 from streams.settings import WorkerSettings, state_categories
 
@@ -50,6 +51,7 @@ class BatchInputError(LinePulseError):
 @dataclass
 class LoadedEvents:
     by_machine: dict[str, list[IngestEvent]] = field(default_factory=dict)
+    plans: GroupPlans = field(default_factory=lambda: GroupPlans(changes_kept=None))
     shifts: dict[str, list[IngestEvent]] = field(default_factory=dict)
     rejected: list[tuple[int, str]] = field(default_factory=list)
     first_time: int | None = None
@@ -57,7 +59,9 @@ class LoadedEvents:
 
 
 def load_events(lines: Iterable[bytes | str]) -> LoadedEvents:
-    """Validate every line with the topic contracts; bad lines are reported, not fatal."""
+    """Validate every line with the topic contracts; bad lines are reported, not fatal. Work
+    orders and planned stops of a plant, line or station go to `plans`, for the machines below
+    (they have no windows of their own)."""
     loaded = LoadedEvents()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -69,6 +73,8 @@ def load_events(lines: Iterable[bytes | str]) -> LoadedEvents:
             continue
         if isinstance(event, ShiftStarted | ShiftEnded):
             loaded.shifts.setdefault(event.asset, []).append(event)
+        elif is_group_plan(event):
+            loaded.plans.apply(event)
         elif event.kind in WINDOW_KINDS:
             loaded.by_machine.setdefault(event.asset, []).append(event)
         else:
@@ -149,7 +155,7 @@ def machine_rows(
                         f"shift:{name}",
                         s_start,
                         s_end,
-                        windows.totals(s_start, s_end, categories, horizon, calendar),
+                        windows.totals(s_start, s_end, categories, horizon, calendar, loaded.plans),
                     )
             continue
         window_ms = window_ms_of(window)
@@ -164,7 +170,7 @@ def machine_rows(
                 window,
                 w_start,
                 w_end,
-                windows.totals(w_start, w_end, categories, horizon, calendar),
+                windows.totals(w_start, w_end, categories, horizon, calendar, loaded.plans),
             )
 
 
@@ -173,7 +179,8 @@ def _group(asset: str, level: Level) -> str:
 
 
 def rollup(rows: Iterable[tuple[str, str, int, int, OeeTotals]], level: Level) -> pl.DataFrame:
-    """Sum times and counts per asset group and window, then recompute the ratios."""
+    """Sum times and counts per asset group and window, then recompute the ratios.
+    Performance (and OEE) is null when any part was counted without an ideal cycle time."""
     records = [
         {
             "asset": _group(asset, level),
@@ -187,7 +194,7 @@ def rollup(rows: Iterable[tuple[str, str, int, int, OeeTotals]], level: Level) -
             "ideal_time_s": t.ideal_time_s,
             "good": t.good,
             "scrap": t.scrap,
-            "unattributed": t.counts_without_cycle_time,
+            "parts_without_cycle_time": t.counts_without_cycle_time,
             "losses": [{"reason": k, "seconds": v} for k, v in sorted(t.losses_s.items())],
         }
         for asset, label, w_start, w_end, t in rows
@@ -197,7 +204,7 @@ def rollup(rows: Iterable[tuple[str, str, int, int, OeeTotals]], level: Level) -
     frame = pl.DataFrame(records)
     keys = ["asset", "window", "window_start", "window_end"]
     sums = frame.group_by(keys).agg(
-        pl.col(c).sum() for c in (*TIME_FIGURES, "good", "scrap", "unattributed")
+        pl.col(c).sum() for c in (*TIME_FIGURES, "good", "scrap", "parts_without_cycle_time")
     )
     losses = (
         frame.select([*keys, "losses"])
@@ -215,7 +222,7 @@ def rollup(rows: Iterable[tuple[str, str, int, int, OeeTotals]], level: Level) -
         return pl.when(denominator > 0).then(numerator / denominator).otherwise(None)
 
     performance = (
-        pl.when(pl.col("unattributed") > 0)
+        pl.when(pl.col("parts_without_cycle_time") > 0)
         .then(None)
         .otherwise(ratio(pl.col("ideal_time_s"), pl.col("run_time_s")))
     )
@@ -253,6 +260,7 @@ def write_json_lines(frame: pl.DataFrame, out: IO[str]) -> int:
         "good",
         "scrap",
         "total",
+        "parts_without_cycle_time",
         "performance_over_one",
         "losses",
     ]

@@ -1,14 +1,17 @@
 """Event-time tumbling windows of one machine's states and counts, and partition watermarks.
 
 Pure and serialisable (to_dict/from_dict), so that the Faust agent can keep it in a changelogged
-table and a restarted worker resumes where the last one stopped.
+table and a restarted worker resumes where the last one stopped. Work orders and planned stops
+sent on a machine's station, line or plant are not buffered here: they live in a GroupPlans
+(streams.core.plans), passed to `totals`, `close` and `provisional`.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas.events import (
     MachineState,
@@ -32,6 +35,9 @@ from streams.core.oee import (
     counter_deltas,
     window_totals,
 )
+
+if TYPE_CHECKING:
+    from streams.core.plans import GroupPlans, GroupRows
 
 WindowInput = (
     MachineState
@@ -74,10 +80,33 @@ class ClosedWindow:
     provisional: bool
 
 
-def _insert_sorted(rows: list[list[Any]], row: list[Any]) -> None:
+def _row_key(row: list[Any]) -> tuple[int, str]:
+    return row[0], str(row[-1])
+
+
+def insert_sorted(rows: list[list[Any]], row: list[Any]) -> None:
     """Keep rows ordered by time, ties by their last column (the event id), so that the
     order events arrive in never changes the result."""
-    bisect.insort_right(rows, row, key=lambda r: (r[0], str(r[-1])))
+    bisect.insort_right(rows, row, key=_row_key)
+
+
+def _latest_at(rows: list[list[Any]], time_ms: int) -> list[Any] | None:
+    """The last row at or before `time_ms` (rows sorted as insert_sorted keeps them)."""
+    index = bisect.bisect_right(rows, (time_ms, "\uffff"), key=_row_key) - 1
+    return rows[index] if index >= 0 else None
+
+
+def stop_intervals(rows: list[list[Any]], until: int) -> list[PlannedStop]:
+    """Planned stops from [time, reason, started 1|0, id] rows; one still open runs to `until`."""
+    open_since: dict[str, int] = {}
+    intervals = []
+    for t, reason, started, _ in rows:
+        if started:
+            open_since.setdefault(reason, t)
+        elif reason in open_since:
+            intervals.append(PlannedStop(open_since.pop(reason), t, reason))
+    intervals.extend(PlannedStop(t, max(until, t), r) for r, t in open_since.items())
+    return intervals
 
 
 def _keep_from(rows: list[list[Any]], cut: int, keep_last_before: bool) -> list[list[Any]]:
@@ -129,48 +158,48 @@ class MachineWindows:
             self.first_time = event.time
         rows = self._rows_for(event)
         if isinstance(event, MachineState):
-            _insert_sorted(rows, [event.time, event.state, event.id])
+            insert_sorted(rows, [event.time, event.state, event.id])
         elif isinstance(event, ProductionCount):
             not_good = event.scrap + event.rework
-            _insert_sorted(rows, [event.time, event.good, not_good, event.id])
+            insert_sorted(rows, [event.time, event.good, not_good, event.id])
         elif isinstance(event, PlcCounter):
-            _insert_sorted(rows, [event.time, event.value, event.id])
+            insert_sorted(rows, [event.time, event.value, event.id])
         elif isinstance(event, WorkOrderStarted):
-            _insert_sorted(rows, [event.time, event.ideal_cycle_time_s, event.id])
+            insert_sorted(rows, [event.time, event.ideal_cycle_time_s, event.id])
         elif isinstance(event, WorkOrderEnded):
-            _insert_sorted(rows, [event.time, None, event.id])
+            insert_sorted(rows, [event.time, None, event.id])
         else:
             started = 1 if isinstance(event, PlannedStopStarted) else 0
-            _insert_sorted(rows, [event.time, event.reason, started, event.id])
+            insert_sorted(rows, [event.time, event.reason, started, event.id])
         return True
 
-    def _cycle_time_at(self, time_ms: int) -> float | None:
-        index = (
-            bisect.bisect_right(self.orders, (time_ms, "\uffff"), key=lambda r: (r[0], str(r[-1])))
-            - 1
-        )
-        return self.orders[index][1] if index >= 0 else None
+    def _cycle_time_at(self, time_ms: int, above: Sequence[GroupRows] = ()) -> float | None:
+        """The machine's own work order if it has a work-order event at or before the time,
+        else the most specific group's above it that has one (station, line, plant)."""
+        row = _latest_at(self.orders, time_ms)
+        if row is None:
+            for group in above:
+                row = _latest_at(group.orders, time_ms)
+                if row is not None:
+                    break
+        return row[1] if row is not None else None
 
-    def _all_counts(self) -> list[Count]:
+    def _all_counts(self, above: Sequence[GroupRows] = ()) -> list[Count]:
         counts = [
-            Count(t, good, scrap, self._cycle_time_at(t)) for t, good, scrap, _ in self.counts
+            Count(t, good, scrap, self._cycle_time_at(t, above))
+            for t, good, scrap, _ in self.counts
         ]
         for name, readings in self.counters.items():
             for t, delta in counter_deltas([(r[0], r[1]) for r in readings], None):
                 good, scrap = (delta, 0) if name == "good" else (0, delta)
-                counts.append(Count(t, good, scrap, self._cycle_time_at(t)))
+                counts.append(Count(t, good, scrap, self._cycle_time_at(t, above)))
         return counts
 
     def _planned_stops(self, until: int) -> list[PlannedStop]:
-        open_since: dict[str, int] = {}
-        intervals = []
-        for t, reason, started, _ in self.stops:
-            if started:
-                open_since.setdefault(reason, t)
-            elif reason in open_since:
-                intervals.append(PlannedStop(open_since.pop(reason), t, reason))
-        intervals.extend(PlannedStop(t, max(until, t), r) for r, t in open_since.items())
-        return intervals
+        return stop_intervals(self.stops, until)
+
+    def _above(self, plans: GroupPlans | None) -> list[GroupRows]:
+        return plans.above(self.asset) if plans is not None else []
 
     def totals(
         self,
@@ -179,14 +208,32 @@ class MachineWindows:
         categories: StateCategories,
         horizon: int | None = None,
         calendar: ShiftCalendar | None = None,
+        plans: GroupPlans | None = None,
     ) -> OeeTotals:
         """Figures of [start, end); the calendar's breaks and no-shift time are planned stops
-        like those MES reports."""
+        like those MES reports. With `plans`, work orders and planned stops sent on the
+        machine's station, line or plant hold for it too (its own work order wins)."""
+        return self._totals(start, end, categories, horizon, calendar, self._above(plans))
+
+    def _totals(
+        self,
+        start: int,
+        end: int,
+        categories: StateCategories,
+        horizon: int | None,
+        calendar: ShiftCalendar | None,
+        above: Sequence[GroupRows],
+    ) -> OeeTotals:
         states = [StateChange(t, s) for t, s, _ in self.states]
         stops = self._planned_stops(end)
+        for group in above:
+            stops += [
+                s for s in stop_intervals(group.stops, end) if s.start < end and s.end > start
+            ]
         if calendar is not None:
             stops += calendar.planned_stops(self.asset, start, end)
-        return window_totals(start, end, states, self._all_counts(), stops, categories, horizon)
+        counts = self._all_counts(above)
+        return window_totals(start, end, states, counts, stops, categories, horizon)
 
     def _stop_undecided(self, end: int, horizon: int, categories: StateCategories) -> bool:
         """An unspecified stop still running at `end` whose length decides between microstop
@@ -212,15 +259,18 @@ class MachineWindows:
         categories: StateCategories = DEFAULT_CATEGORIES,
         limit: int = 1440,
         calendar: ShiftCalendar | None = None,
+        plans: GroupPlans | None = None,
     ) -> list[ClosedWindow]:
-        """Emit every window that ends at or before `watermark`, then forget what it held."""
+        """Emit every window that ends at or before `watermark`, then forget what it held
+        (the group plans stay in `plans`)."""
         start = self.next_window_start()
+        above = self._above(plans)
         closed: list[ClosedWindow] = []
         while start is not None and start + self.window_ms <= watermark and len(closed) < limit:
             end = start + self.window_ms
             if self._stop_undecided(end, watermark, categories):
                 break
-            totals = self.totals(start, end, categories, horizon=watermark, calendar=calendar)
+            totals = self._totals(start, end, categories, watermark, calendar, above)
             closed.append(ClosedWindow(self.asset, start, end, totals, provisional=False))
             start = end
         if closed:
@@ -232,6 +282,7 @@ class MachineWindows:
         newest_event: int,
         categories: StateCategories = DEFAULT_CATEGORIES,
         calendar: ShiftCalendar | None = None,
+        plans: GroupPlans | None = None,
     ) -> ClosedWindow | None:
         """The open window holding the newest event, over its part up to that event."""
         start = self.next_window_start()
@@ -240,9 +291,7 @@ class MachineWindows:
         start = max(start, window_start(newest_event, self.window_ms))
         end = start + self.window_ms
         known_until = newest_event + 1
-        totals = self.totals(
-            start, min(end, known_until), categories, horizon=known_until, calendar=calendar
-        )
+        totals = self.totals(start, min(end, known_until), categories, known_until, calendar, plans)
         return ClosedWindow(self.asset, start, end, totals, provisional=True)
 
     def _forget_before(self, cut: int) -> None:
