@@ -6,7 +6,7 @@ Both run in one process on one embedded ClickHouse (chdb) with LinePulse's schem
 materialized views included), one after the other, on the same readings:
 - bare: the rows already built, serialized with orjson and inserted as JSONEachRow in blocks of
   the sink's batch size: the least any Python writer must do;
-- sink: `write_batch` on the Kafka message bytes, as the worker calls it: decode and validate
+- sink: `Sink.write` on the Kafka messages, as the worker calls it: decode and validate
   each message, fill in its production context (a work order, operator and vehicle known for
   every line), build its rows, insert (and the replay lookups after a restart, measured apart).
 """
@@ -32,10 +32,11 @@ from schemas.events import (  # noqa: E402
     WorkOrderStarted,
 )
 from streams.core.context import ContextBook  # noqa: E402
+from streams.processors.protocol import Message  # noqa: E402
 from streams.store.clickhouse import EmbeddedStore, migrate, query_rows  # noqa: E402
 from streams.store.exactly_once import ReplayGuard  # noqa: E402
 from streams.store.rows import rows_of  # noqa: E402
-from streams.store.sink import write_batch  # noqa: E402
+from streams.store.sink import Sink  # noqa: E402
 
 TABLE = "linepulse.sensor_readings"
 
@@ -87,11 +88,11 @@ def context_book(start_ms: int) -> ContextBook:
 
 def sink(store: EmbeddedStore, values: list[bytes], batch: int, guard: ReplayGuard | None) -> float:
     context = context_book(int(time.time() * 1000) - 7_200_000)
+    writer = Sink(store, context, guard=guard)
     started = time.perf_counter()
     for first in range(0, len(values), batch):
         block = values[first : first + batch]
-        positions = [("readings", 0, first + i) for i in range(len(block))]
-        write_batch(store, block, positions if guard else None, guard, context=context)
+        writer.write([Message("readings", 0, first + i, v) for i, v in enumerate(block)])
     return time.perf_counter() - started
 
 

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.states import State, state_family
 from streams.core.anomaly import DetectorSettings
+from streams.core.event_time import TimeLimits
 from streams.core.oee import StateCategories
 
 if TYPE_CHECKING:
@@ -106,6 +107,17 @@ class WorkerSettings(BaseSettings):
     app_id: str = Field("linepulse", description="Faust application id (consumer group)")
     web_host: str = Field("127.0.0.1", description="address of the worker's HTTP endpoint")
     web_port: int = Field(6066, description="port of the worker's HTTP endpoint (query, metrics)")
+    query_token: SecretStr | None = Field(
+        None,
+        description="bearer token /query requires (keep it in a secret); the worker does not "
+        "start without one when web_host is not a loopback address",
+    )
+    query_timeout_s: float = Field(
+        60.0, gt=0, description="longest a query may run before ClickHouse stops it"
+    )
+    query_max_result_mb: float = Field(
+        1024.0, ge=0, description="largest query result ClickHouse returns (0: no limit)"
+    )
     oee_window_s: int = Field(60, ge=1, description="length of the tumbling OEE window")
     oee_microstop_max_s: float = Field(
         120.0, ge=0, description="unspecified stops up to this long count as microstops"
@@ -139,6 +151,10 @@ class WorkerSettings(BaseSettings):
         1.0, gt=0, description="how often windows are checked for closing"
     )
     provisional_every_s: float = Field(5.0, gt=0, description="cadence of provisional OEE rows")
+    batch_events: int = Field(
+        1000, ge=1, description="input events a processor takes in one step at most"
+    )
+    batch_s: float = Field(0.1, gt=0, description="longest wait for a processor's batch to fill")
     sink_batch_rows: int = Field(5000, ge=1, description="rows per ClickHouse insert at most")
     sink_batch_s: float = Field(
         1.0, gt=0, description="longest wait before a partial batch is written"
@@ -231,6 +247,10 @@ class WorkerSettings(BaseSettings):
 
         SeverityRules.parse(value)
         return value
+
+    def time_limits(self) -> TimeLimits:
+        """How far ahead of and behind the receiving clock an event time may be."""
+        return TimeLimits(int(self.max_future_s * 1000), int(self.max_event_age_s * 1000))
 
     def detector_settings(self) -> DetectorSettings:
         """The anomaly detector's settings (`linepulse score` runs with the same ones)."""

@@ -106,7 +106,12 @@ class AlertEpisodes:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: vars(v) for k, v in self._episodes.items()}
+        """The open episodes and the runs towards raising one (plain data, for snapshots)."""
+        return {k: dict(vars(v)) for k, v in self._episodes.items() if v != _Episode()}
+
+    def restore(self, data: dict[str, Any] | None) -> None:
+        """Take up the episodes of `to_dict` (a restarted worker clears what it raised)."""
+        self._episodes = {k: _Episode(**v) for k, v in (data or {}).items()}
 
 
 def _alert_id(kind: str, key: str, time: int) -> str:

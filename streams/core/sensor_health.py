@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import statistics
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from river import stats
-
 from schemas.events import SensorSpec
 
 Finding = Literal["duplicate", "stuck", "out_of_range", "rate_drift"]
+INTERVALS_KEPT = 21
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class SensorHealth:
     same_since: int | None = None
     same_count: int = 0
     recent: list[int] = field(default_factory=list)
-    interval: Any = field(default_factory=lambda: stats.RollingQuantile(0.5, window_size=21))
+    intervals: list[int] = field(default_factory=list)  # the last INTERVALS_KEPT, oldest first
     intervals_seen: int = 0
 
     def observe(
@@ -51,7 +51,7 @@ class SensorHealth:
             return ["duplicate"]
         self.recent = [*self.recent[-(self.rules.recent_times - 1) :], time_ms]
         if self.last_time is not None and time_ms > self.last_time:
-            self.interval.update(time_ms - self.last_time)
+            self.intervals = [*self.intervals[-(INTERVALS_KEPT - 1) :], time_ms - self.last_time]
             self.intervals_seen += 1
         self.last_time = max(time_ms, self.last_time or time_ms)
         findings: list[Finding] = ["stuck"] if self._stuck(time_ms, value) else []
@@ -80,8 +80,20 @@ class SensorHealth:
         )
 
     def expected_interval_ms(self) -> float | None:
-        value = self.interval.get()
+        """The median of the recent intervals between readings."""
+        value = statistics.median(self.intervals) if self.intervals else None
         return float(value) if value else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What is known, as plain data (the rules come from the configuration)."""
+        state = dict(vars(self))
+        del state["rules"]
+        return state
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], rules: HealthRules) -> SensorHealth:
+        """The health of `to_dict`, judged by `rules`."""
+        return cls(rules, **data)
 
     def silent(self, now_ms: int) -> bool:
         """No reading for `silent_after_intervals` times the sensor's usual interval."""

@@ -1,18 +1,21 @@
-"""Writes every topic's events to ClickHouse in batches; offsets are committed after the insert."""
+"""The sink's batch write: messages become rows per table, rows already stored by an earlier
+writer are dropped, and ClickHouse's refusals are isolated so that the rest is stored."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from schemas import topics
-from schemas.codec import decode_any
-from schemas.events import MachineState, PlcCounter, ProductionCount, SensorReading
+from schemas.events import MachineState, PlcCounter, ProductionCount, SensorReading, now_ms
 from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.core.context import ContextBook
+from streams.core.event_time import TimeLimits
+from streams.processors.acceptance import accept
+from streams.processors.protocol import Message
 from streams.store.clickhouse import Store, StoreError, until_reachable
 from streams.store.exactly_once import Position, ReplayGuard, row_identity, stored_identities
 from streams.store.rows import Row, rows_of
@@ -33,9 +36,9 @@ SINK_TOPICS = (
 )
 
 
-# Topics whose messages only the sink reads: it dead-letters what it cannot decode there. The
-# input topics are dead-lettered by the agent that owns them (OEE for machine and MES events,
-# anomaly scoring for sensor readings).
+# Topics whose messages only the sink reads: it dead-letters what it refuses there. What it
+# refuses on the input topics is dead-lettered by the agent that owns them (OEE for machine and
+# MES events, the sensor agent for readings), which accepts and refuses by the same rule.
 SINK_OWNED_TOPICS = frozenset(
     {
         topics.SENSOR_SECONDS,
@@ -54,22 +57,27 @@ OnRetry = Callable[[StoreError], None] | None
 
 
 def rows_by_table(
-    values: list[bytes], context: ContextBook | None = None
+    messages: Sequence[Message],
+    context: ContextBook | None = None,
+    limits: TimeLimits | None = None,
+    now: int | None = None,
 ) -> tuple[dict[str, IndexedRows], dict[int, InvalidEventError]]:
     """Rows per table of a batch, each with the index of its message, and the messages that
-    could not be decoded; readings and machine events get the production context of their
-    time from `context`."""
+    are refused (by the acceptance the agents apply); readings and machine events get the
+    production context of their time from `context`."""
     tables: dict[str, IndexedRows] = defaultdict(list)
     failures: dict[int, InvalidEventError] = {}
-    for index, value in enumerate(values):
+    limits = limits or TimeLimits()
+    now = now_ms() if now is None else now
+    for index, message in enumerate(messages):
         try:
-            event = decode_any(value)
+            event = accept(message, limits, now)
         except InvalidEventError as error:
             failures[index] = error
             continue
         if context is not None and isinstance(event, CONTEXT_TAKERS):
             event = context.enrich(event)
-        for table, row in rows_of(event):
+        for table, row in rows_of(event):  # type: ignore[arg-type]
             tables[table].append((index, row))
     return tables, failures
 
@@ -142,25 +150,31 @@ def drop_stored_rows(
     return dropped
 
 
-def write_batch(
-    store: Store,
-    values: list[bytes],
-    positions: list[Position] | None = None,
-    guard: ReplayGuard | None = None,
-    on_retry: OnRetry = None,
-    context: ContextBook | None = None,
-    ends: dict[tuple[str, int], int] | None = None,
-) -> BatchResult:
-    """Store a batch's rows; `on_retry` hears of every retry while ClickHouse is unreachable;
-    `ends` are the partitions' end offsets (for the replay guard)."""
-    tables, undecodable = rows_by_table(values, context)
-    if guard is not None and positions is not None:
-        drop_stored_rows(store, tables, positions, guard, on_retry, ends)
-    metrics.SINK_SKIPPED.inc(len(undecodable))
-    refused: dict[int, str] = {}
-    with metrics.SINK_BATCH_SECONDS.time():
-        for table, rows in tables.items():
-            refused.update(store_table(store, table, rows, on_retry))
-    stored = sum(len(r) for r in tables.values()) - len(refused)
-    metrics.SINK_BATCH_ROWS.observe(stored)
-    return BatchResult(stored, undecodable, refused)
+@dataclass
+class Sink:
+    """Writes batches of messages to ClickHouse exactly once: `on_retry` hears of every retry
+    while ClickHouse is unreachable (the caller waits meanwhile)."""
+
+    store: Store
+    context: ContextBook | None = None
+    limits: TimeLimits = field(default_factory=TimeLimits)
+    guard: ReplayGuard | None = field(default_factory=ReplayGuard)  # None: no replay checks
+    on_retry: OnRetry = None
+
+    def write(
+        self, messages: Sequence[Message], ends: dict[tuple[str, int], int] | None = None
+    ) -> BatchResult:
+        """Store a batch's rows; `ends` are the partitions' end offsets (for the replay
+        guard)."""
+        tables, undecodable = rows_by_table(messages, self.context, self.limits)
+        positions: list[Position] = [(m.topic, m.partition, m.offset) for m in messages]
+        if self.guard is not None:
+            drop_stored_rows(self.store, tables, positions, self.guard, self.on_retry, ends)
+        metrics.SINK_SKIPPED.inc(len(undecodable))
+        refused: dict[int, str] = {}
+        with metrics.SINK_BATCH_SECONDS.time():
+            for table, rows in tables.items():
+                refused.update(store_table(self.store, table, rows, self.on_retry))
+        stored = sum(len(r) for r in tables.values()) - len(refused)
+        metrics.SINK_BATCH_ROWS.observe(stored)
+        return BatchResult(stored, undecodable, refused)

@@ -22,6 +22,7 @@ from schemas.codec import decode_any, decode_mes
 from schemas.events import SensorSpec
 from schemas.exceptions import InvalidEventError
 from streams.core.context import ContextBook
+from streams.core.plans import GroupPlans
 from streams.core.sensor_health import SpecBook
 
 log = logging.getLogger(__name__)
@@ -113,12 +114,18 @@ class TopicFeed:
         return {}
 
 
-def context_feed(book: ContextBook, kafka_config: dict[str, Any], lookback_s: float) -> TopicFeed:
+def context_feed(
+    book: ContextBook, plans: GroupPlans, kafka_config: dict[str, Any], lookback_s: float
+) -> TopicFeed:
+    """The MES topic into the production context and the plans sent on group assets."""
+
     def apply(value: bytes) -> bool:
         try:
-            return book.apply(decode_mes(value))
+            event = decode_mes(value)
         except InvalidEventError:
             return False  # the OEE agent dead-letters it
+        planned = plans.apply(event)
+        return book.apply(event) or planned
 
     return TopicFeed(topics.MES_EVENTS, apply, kafka_config, lookback_s)
 

@@ -1,66 +1,156 @@
-"""Builds the whole Faust worker: agents, the ClickHouse store and its lifecycle."""
+"""Builds the whole Faust worker: the processors behind their agents, the sink, the feeds, the
+ClickHouse store and its lifecycle."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
+from typing import Any
 
 import faust
+from faust.types import TP
 from mode import Service
 
 from streams.commands.query_client import remove_owner, write_owner
+from streams.core.alerts import SeverityRules
+from streams.core.context import ContextBook
+from streams.core.plans import GroupPlans
+from streams.core.sensor_health import SpecBook
 from streams.logs import keep_only_json_handlers
+from streams.processors.oee import OeeConfig, OeeProcessor
+from streams.processors.sensors import SensorConfig, SensorProcessor
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
 from streams.worker import oee_agent, sensor_agent, sink_agent
-from streams.worker.app import Pipeline, create_app, open_pipeline_store
+from streams.worker.app import create_app, open_worker_store
 from streams.worker.feeds import context_feed, spec_feed
+from streams.worker.model_checkpoints import ModelCheckpoints
+from streams.worker.offsets import EndOffsets, InputProgress, StartPositions
+from streams.worker.outbox import Counters, Outbox
+from streams.worker.readiness import Readiness
+from streams.worker.runner import ProcessorAgent
+from streams.worker.snapshots import ChangelogTable, PartitionSnapshots
+from streams.worker.web import add_views
 
 log = logging.getLogger(__name__)
 
 
-def build_pipeline(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> Pipeline:
-    pipeline = create_app(kafka, worker, store)
-    oee_agent.register(pipeline)
-    sensor_agent.register(pipeline)
-    sink_agent.register(pipeline)
+@dataclass
+class Books:
+    """What the whole-topic feeds keep for every asset: production context, group plans,
+    sensor specs."""
 
-    @pipeline.app.service
+    context: ContextBook = field(default_factory=ContextBook)
+    plans: GroupPlans = field(default_factory=GroupPlans)
+    specs: SpecBook = field(default_factory=SpecBook)
+
+
+def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> faust.App:
+    """The worker's Faust application with its agents, services and endpoints."""
+    app = create_app(kafka, worker, store)
+    books, counters, readiness = Books(), Counters(), Readiness()
+    outbox = Outbox(app, SeverityRules.parse(worker.alert_severity), counters)
+    progress = InputProgress(
+        EndOffsets(kafka.confluent_config()), StartPositions(_position_in(app))
+    )
+
+    def shell(name: str, processor: Any, table: str) -> ProcessorAgent:
+        snapshots = PartitionSnapshots(ChangelogTable(app, table, kafka))
+        return ProcessorAgent(name, processor, snapshots, outbox, progress, readiness)
+
+    oee = shell(
+        "compute_machine_oee",
+        OeeProcessor(OeeConfig.from_settings(worker), books.context, books.plans),
+        "linepulse-oee-partitions",
+    )
+    models = ModelCheckpoints(ChangelogTable(app, "linepulse-sensor-models", kafka))
+    sensors = shell(
+        "score_sensor_data",
+        SensorProcessor(SensorConfig.from_settings(worker), books.context, books.specs, models),
+        "linepulse-sensor-partitions",
+    )
+    oee_agent.register(app, oee, outbox, kafka, worker)
+    sensor_agent.register(app, sensors, kafka, worker)
+    sink_agent.register(app, kafka, worker, books.context, readiness, outbox, counters)
+    add_views(app, readiness, counters, worker)
+    _follow_assignment(app, progress, (oee, sensors))
+    _add_services(app, kafka, worker, store, books, readiness)
+    return app
+
+
+def _position_in(app: faust.App) -> Any:
+    async def position(tp: TP) -> int | None:
+        found: int | None = await app.consumer.position(tp)
+        return found
+
+    return position
+
+
+def _follow_assignment(
+    app: faust.App, progress: InputProgress, shells: tuple[ProcessorAgent, ...]
+) -> None:
+    """Find the start positions of newly assigned inputs; forget revoked partitions' state."""
+    inputs = {topic for s in shells for topic in s.processor.inputs}
+
+    @app.on_partitions_assigned.connect
+    def find_start_positions(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        assigned: set[TP] = args[0]
+        progress.starts.reset(tp for tp in assigned if tp.topic in inputs)
+
+    @app.on_partitions_revoked.connect
+    def forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        revoked: set[TP] = args[0]
+        for agent in shells:
+            agent.forget({tp.partition for tp in revoked if tp.topic in agent.processor.inputs})
+
+
+def _add_services(
+    app: faust.App,
+    kafka: KafkaSettings,
+    worker: WorkerSettings,
+    store: StoreSettings,
+    books: Books,
+    readiness: Readiness,
+) -> None:
+    @app.service
     class StoreService(Service):
+        """Opens the ClickHouse store (waiting while it cannot be reached) and closes it."""
+
         async def on_start(self) -> None:
-            await asyncio.to_thread(open_pipeline_store, pipeline)
+            readiness.store = await asyncio.to_thread(open_worker_store, store)
             if store.clickhouse_url is None:
                 write_owner(store.data_dir, worker.web_host, worker.web_port)
             log.info("ClickHouse store open (%s)", store.clickhouse_url or store.chdb_path)
 
         async def on_stop(self) -> None:
             remove_owner(store.data_dir)
-            if pipeline.store is not None:
-                pipeline.store.close()
+            if readiness.store is not None:
+                readiness.store.close()
 
-    @pipeline.app.service
+    @app.service
     class FeedService(Service):
-        """Keeps every asset's production context and every sensor's spec from their topics."""
+        """Keeps every asset's production context, group plans and sensor specs from their
+        topics."""
 
         async def on_start(self) -> None:
             config = kafka.confluent_config()
-            pipeline.feeds = [
-                context_feed(pipeline.context, config, worker.max_event_age_s),
-                spec_feed(pipeline.specs, config),
+            readiness.feeds = [
+                context_feed(books.context, books.plans, config, worker.max_event_age_s),
+                spec_feed(books.specs, config),
             ]
-            for feed in pipeline.feeds:
+            for feed in readiness.feeds:
                 feed.start()
 
         async def on_stop(self) -> None:
-            for feed in pipeline.feeds:
+            for feed in readiness.feeds:
                 await asyncio.to_thread(feed.stop)
-
-    return pipeline
 
 
 def run_worker(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> None:
-    pipeline = build_pipeline(kafka, worker, store)
+    """Run the worker in the foreground until it is stopped."""
+    app = build_app(kafka, worker, store)
     worker_class = JsonLoggingWorker if worker.log_format == "json" else faust.Worker
-    worker_class(pipeline.app, loglevel=worker.log_level).execute_from_commandline()
+    worker_class(app, loglevel=worker.log_level).execute_from_commandline()
 
 
 class JsonLoggingWorker(faust.Worker):

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from faust.types import TP
 
+from streams import metrics
+
 log = logging.getLogger(__name__)
 
 
 class EndOffsets:
+    """Partition ends from the broker, through the admin client."""
+
     def __init__(self, kafka_config: dict[str, Any], timeout_s: float = 5.0) -> None:
         self.admin = AdminClient(kafka_config)
         self.timeout_s = timeout_s
@@ -88,3 +92,38 @@ class StartPositions:
                 self._pending.pop(tp, None)
                 return
             await asyncio.sleep(1)
+
+
+class InputProgress:
+    """How far this worker has read its input partitions, from the broker's ends and the
+    positions where reading began."""
+
+    def __init__(self, ends: EndOffsets, starts: StartPositions) -> None:
+        self.ends = ends
+        self.starts = starts
+
+    async def lagging(
+        self, partition: int, applied: Mapping[str, int], names: Iterable[str]
+    ) -> frozenset[str]:
+        """The topics of `names` whose `partition` this worker has not read to the end the
+        broker gives now (`applied`: the last offset processed per topic): silence is only
+        silence once the worker has read everything. A topic with nothing processed yet is read
+        when its end is where the consumer started reading it (a worker that started at the end
+        of the topic, or reads nothing new there)."""
+        partitions = [TP(topic, partition) for topic in names]
+        ends = await self.ends.latest(partitions)
+        behind = set()
+        for tp in partitions:
+            end = ends.get(tp)
+            if tp.topic in applied:
+                next_offset: int | None = applied[tp.topic] + 1
+            else:
+                next_offset = self.starts.get(tp)
+            if end is None or next_offset is None:  # silence cannot be told from not reading
+                behind.add(tp.topic)
+                continue
+            lag = max(0, end - next_offset)
+            metrics.CONSUMER_LAG.labels(tp.topic, str(partition)).set(lag)
+            if lag:
+                behind.add(tp.topic)
+        return frozenset(behind)

@@ -7,85 +7,83 @@ import asyncio
 import logging
 from typing import Any
 
-from faust.types import TP, EventT
+import faust
+from faust.types import TP
 
 from schemas import topics
+from schemas.events import now_ms
 from schemas.exceptions import InvalidEventError
 from streams import metrics
+from streams.core.context import ContextBook
+from streams.processors.protocol import Message, dead_letter_of
+from streams.settings import KafkaSettings, WorkerSettings
 from streams.store.clickhouse import StoreError
-from streams.store.exactly_once import Position, ReplayGuard
-from streams.store.sink import SINK_OWNED_TOPICS, SINK_TOPICS, write_batch
-from streams.worker.app import Pipeline
+from streams.store.sink import SINK_OWNED_TOPICS, SINK_TOPICS, BatchResult, Sink
+from streams.worker.app import raw_topic
+from streams.worker.outbox import Counters, Outbox
+from streams.worker.readiness import Readiness
+from streams.worker.runner import message_of
 
 log = logging.getLogger(__name__)
 
 
-def register(pipeline: Pipeline) -> None:
-    source = pipeline.topic(*SINK_TOPICS)
-    worker = pipeline.worker
-    guard = ReplayGuard()
+def register(
+    app: faust.App,
+    kafka: KafkaSettings,
+    worker: WorkerSettings,
+    context: ContextBook,
+    readiness: Readiness,
+    outbox: Outbox,
+    counters: Counters,
+) -> None:
+    """Add the sink agent to `app`."""
+    source = raw_topic(app, kafka, *SINK_TOPICS)
 
     def unreachable(error: StoreError) -> None:
-        pipeline.clickhouse_reachable = False
+        readiness.reachable(False)
         metrics.SINK_RETRIES.inc()
-        metrics.CLICKHOUSE_REACHABLE.set(0)
 
-    @pipeline.app.agent(source, name="store_events")
+    @app.agent(source, name="store_events")
     async def store_events(stream: Any) -> None:
         """Batch every event into ClickHouse; offsets advance only after the rows are stored."""
+        sink = Sink(
+            await readiness.opened_store(), context, worker.time_limits(), on_retry=unreachable
+        )
         async for batch in stream.take_events(worker.sink_batch_rows, within=worker.sink_batch_s):
-            if not pipeline.context_current:
-                await pipeline.wait_context()
-            store = pipeline.store
-            while store is None:
-                await asyncio.sleep(0.2)
-                store = pipeline.store
-            for event in batch:
-                _count_in(event)
-            values = [bytes(e.value or b"") for e in batch]
-            positions = [(e.message.topic, e.message.partition, e.message.offset) for e in batch]
-            ends = _end_offsets(pipeline, positions)
-            result = await asyncio.to_thread(
-                write_batch,
-                store,
-                values,
-                positions,
-                guard,
-                unreachable,
-                pipeline.context,
-                ends,
-            )
-            pipeline.clickhouse_reachable = True
-            metrics.CLICKHOUSE_REACHABLE.set(1)
-            pipeline.count("sink_rows", result.rows)
-            for index, error in result.undecodable.items():
-                if batch[index].message.topic in SINK_OWNED_TOPICS:
-                    await pipeline.dead_letter(batch[index], error)
-            for index, reason in result.refused.items():
-                message = batch[index].message
-                if message.topic == topics.DEAD_LETTERS:
-                    # it stays on the dead-letter topic; sending it there again would loop
-                    log.error(
-                        "dead letter %s[%s]@%s not stored: %s",
-                        message.topic,
-                        message.partition,
-                        message.offset,
-                        reason,
-                    )
-                    continue
-                refused = InvalidEventError(f"not stored: {reason}", "store_refused")
-                await pipeline.dead_letter(batch[index], refused)
+            await readiness.wait_context()
+            messages = [message_of(event) for event in batch]
+            for message in messages:
+                metrics.EVENTS_IN.labels("sink", message.topic).inc()
+            ends = _end_offsets(app, messages)
+            result = await asyncio.to_thread(sink.write, messages, ends)
+            readiness.reachable(True)
+            counters.add("sink_rows", result.rows)
+            await _dead_letter_refused(outbox, messages, result)
 
 
-def _end_offsets(pipeline: Pipeline, positions: list[Position]) -> dict[tuple[str, int], int]:
-    consumer = pipeline.app.consumer
+async def _dead_letter_refused(
+    outbox: Outbox, messages: list[Message], result: BatchResult
+) -> None:
+    """Dead-letter what the sink refused on the topics it owns, and what ClickHouse refused."""
+    now = now_ms()
+    for index, error in result.undecodable.items():
+        if messages[index].topic in SINK_OWNED_TOPICS:
+            await outbox.dead_letter(dead_letter_of(messages[index], error, now), error)
+    for index, reason in result.refused.items():
+        message = messages[index]
+        if message.topic == topics.DEAD_LETTERS:
+            # it stays on the dead-letter topic; sending it there again would loop
+            log.error("dead letter %s[%s]@%s not stored: %s", *message.where, reason)
+            continue
+        refused = InvalidEventError(f"not stored: {reason}", "store_refused")
+        await outbox.dead_letter(dead_letter_of(message, refused, now), refused)
+
+
+def _end_offsets(app: faust.App, messages: list[Message]) -> dict[tuple[str, int], int]:
+    consumer = app.consumer
     ends = {}
-    for topic, partition in {(t, p) for t, p, _ in positions}:
+    for topic, partition in {(m.topic, m.partition) for m in messages}:
         end = consumer.highwater(TP(topic, partition)) if consumer else None
         if end is not None:
             ends[(topic, partition)] = end
     return ends
-
-
-def _count_in(event: EventT) -> None:
-    metrics.EVENTS_IN.labels("sink", event.message.topic).inc()

@@ -1,4 +1,5 @@
-"""The worker's HTTP endpoints: metrics, liveness, readiness and queries on its store."""
+"""The worker's HTTP endpoints: metrics, liveness, readiness and queries on its store (the
+query endpoint is query_view.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from aiohttp import web as aioweb
 from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.store.clickhouse import StoreError, output_format
+from streams.worker.query_view import add_query_view
 
 if TYPE_CHECKING:
-    from streams.worker.app import Pipeline
+    from streams.settings import WorkerSettings
+    from streams.worker.outbox import Counters
+    from streams.worker.readiness import Readiness
 
 
 async def _positioned(consumer: Any, assignment: set[TP]) -> bool:
@@ -28,9 +31,11 @@ async def _positioned(consumer: Any, assignment: set[TP]) -> bool:
     return all(position is not None for position in positions)
 
 
-def add_views(pipeline: Pipeline) -> None:
-    """Serve /metrics, /livez, /health and /query on the Faust web server."""
-    app = pipeline.app
+def add_views(
+    app: faust.App, readiness: Readiness, counters: Counters, worker: WorkerSettings
+) -> None:
+    """Serve /metrics, /livez, /health and /query on the Faust web server; refuses (raises
+    QueryTokenRequired) to serve beyond loopback without a query token."""
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
@@ -47,10 +52,10 @@ def add_views(pipeline: Pipeline) -> None:
     async def health_view(web: Any, request: Any) -> Any:
         assignment = app.consumer.assignment() if app.consumer else set()
         positioned = await _positioned(app.consumer, assignment)
-        reachable = pipeline.clickhouse_reachable
-        context_ready = pipeline.context_current
+        reachable = readiness.clickhouse_reachable
+        context_ready = readiness.context_current
         ready = (
-            pipeline.store is not None
+            readiness.store is not None
             and len(assignment) > 0
             and positioned
             and reachable
@@ -62,23 +67,9 @@ def add_views(pipeline: Pipeline) -> None:
             "positioned": positioned,
             "clickhouse": "reachable" if reachable else "unreachable: the sink waits and retries",
             "context": "current" if context_ready else "reading the MES and sensor spec topics",
-            "feed_events": sum(feed.applied for feed in pipeline.feeds),
-            "counters": pipeline.counters,
+            "feed_events": readiness.feed_events,
+            "counters": counters.counts,
         }
         return web.json(body, status=200 if ready else 503)
 
-    @app.page("/query")
-    class QueryView(faust.web.View):
-        """SQL on the store this worker owns (the embedded engine allows one process)."""
-
-        async def post(self, request: Any) -> Any:
-            payload = await request.json()
-            sql = str(payload.get("sql", ""))
-            try:
-                fmt = output_format(str(payload.get("format", "table")))
-                if pipeline.store is None:
-                    return self.json({"error": "the store is still opening; try again"}, status=503)
-                result = await asyncio.to_thread(pipeline.store.query_bytes, sql, fmt)
-            except StoreError as exc:
-                return self.json({"error": str(exc)}, status=400)
-            return self.bytes(result, content_type="application/octet-stream")
+    add_query_view(app, lambda: readiness.store, worker)

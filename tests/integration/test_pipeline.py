@@ -43,6 +43,7 @@ def _plant() -> str:
 def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: WorkerProcess, tmp_path):
     plant = _plant()
     a, b = f"{plant}/l1/s1/ma", f"{plant}/l1/s2/mb"
+    line2, c = f"{plant}/l2", f"{plant}/l2/s1/mc"
     base = (int(time.time() * 1000) - 60_000) // WINDOW_MS * WINDOW_MS
 
     def at(seconds: float) -> int:
@@ -77,6 +78,14 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
         PlannedStopEnded(time=at(19), asset=b, reason="break"),
         PlcCounter(time=at(25), asset=b, counter="good", value=9),
         MachineState(time=at(30), asset=b, state=State.PRODUCING),
+        # machine C: its work order (ideal cycle 2 s) is sent on its line, not on the machine
+        WorkOrderStarted(
+            time=at(0), asset=line2, work_order="WO-L2", product="seat", ideal_cycle_time_s=2.0
+        ),
+        MachineState(time=at(0), asset=c, state=State.PRODUCING),
+        ProductionCount(time=at(5), asset=c, good=3),
+        ProductionCount(time=at(15), asset=c, good=2),
+        ProductionCount(time=at(25), asset=c, good=5),
     ]
     publisher = Publisher({"bootstrap.servers": worker.bootstrap})
     for event in reversed(events):  # arrival order must not matter
@@ -90,7 +99,7 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
         f"WHERE provisional = 0 AND asset LIKE '{plant}/%' AND window_start < "
         f"fromUnixTimestamp64Milli({at(30)}) ORDER BY asset, start"
     )
-    rows = worker.wait_rows(sql, lambda r: len(r) == 6)
+    rows = worker.wait_rows(sql, lambda r: len(r) == 9)  # none for the line itself
     got = {(r["asset"], (r["start"] - base) // 1000): r for r in rows}
 
     # (A, P, Q, OEE, planned s, run s, good, scrap), worked out on paper from the events above
@@ -101,6 +110,9 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
         (b, 0): (1.0, 1.2, 10 / 12, 1.0, 10, 10, 10, 2),
         (b, 10): (1.0, 3 / 7, 1.0, 3 / 7, 7, 7, 3, 0),
         (b, 20): (1.0, 0.6, 1.0, 0.6, 10, 10, 6, 0),
+        (c, 0): (1.0, 0.6, 1.0, 0.6, 10, 10, 3, 0),
+        (c, 10): (1.0, 0.4, 1.0, 0.4, 10, 10, 2, 0),
+        (c, 20): (1.0, 1.0, 1.0, 1.0, 10, 10, 5, 0),
     }
     assert set(got) == set(expected)
     for key, (av, pe, qu, oee, planned, run, good, scrap) in expected.items():
@@ -122,7 +134,7 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
     batch = {
         (r["asset"], r["window_start"]): r for r in map(json.loads, out.getvalue().splitlines())
     }
-    assert len(batch) == 6
+    assert len(batch) == 9
     for (asset, offset), row in got.items():
         start_iso = datetime.fromtimestamp((base + offset * 1000) / 1000, tz=UTC)
         mirrored = batch[(asset, start_iso.isoformat().replace("+00:00", "Z"))]
@@ -144,19 +156,26 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
         (b, 30_000, "cleared", 0.6),
     ]
 
-    # an event for an already closed window is not silently merged: it is dead-lettered
+    # an event later than its closed window is a valid event: stored (the batch command counts
+    # it), not dead-lettered, and the stream's closed window stays as it was
+    late_before = _late_events(worker)
     late = ProductionCount(time=at(2), asset=a, good=99)
     publisher.publish(late)
     publisher.flush()
-    letters = consume(
-        worker.bootstrap,
-        topics.DEAD_LETTERS,
-        lambda v: v.get("asset") == a and v.get("error_type") == "too_late",
-        1,
+    worker.wait_rows(
+        f"SELECT good FROM linepulse.machine_events WHERE event_id = '{late.id}'",
+        lambda r: r == [{"good": 99}],
     )
-    assert letters
-    assert late.id in letters[0]["payload"]
+    assert _late_events(worker) == late_before + 1
+    assert worker.query(f"SELECT * FROM linepulse.dead_letters WHERE key = '{a}'") == []
     assert worker.query(f"{sql.split(' ORDER BY')[0]} AND good = 99") == []
+
+
+def _late_events(worker: WorkerProcess) -> float:
+    (line,) = [
+        m for m in worker.metrics().splitlines() if m.startswith("linepulse_late_events_total ")
+    ]
+    return float(line.split()[-1])
 
 
 def test_injected_anomaly_raises_an_alert_on_the_alert_topic(worker: WorkerProcess):

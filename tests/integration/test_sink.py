@@ -7,6 +7,7 @@ import time
 import pytest
 
 from schemas.codec import encode
+from streams.processors.protocol import Message
 from streams.store.clickhouse import (
     EmbeddedStore,
     latest_schema_version,
@@ -15,7 +16,7 @@ from streams.store.clickhouse import (
     query_rows,
     sql_statements,
 )
-from streams.store.sink import write_batch
+from streams.store.sink import BatchResult, Sink
 from tests.factories import T0, reading
 
 
@@ -24,6 +25,13 @@ def reading_at(now_s: float, offset_s: float, value: float):
 
 
 pytestmark = pytest.mark.integration
+
+
+def write(store, values, positions=None, guard=None) -> BatchResult:
+    """The sink's write of `values` as messages at `positions` (topic, partition, offset)."""
+    positions = positions or [("test.topic", 0, i) for i in range(len(values))]
+    messages = [Message(t, p, o, v) for (t, p, o), v in zip(positions, values, strict=True)]
+    return Sink(store, guard=guard).write(messages)
 
 
 @pytest.fixture
@@ -44,7 +52,7 @@ def test_rows_clickhouse_refuses_are_isolated_and_the_rest_is_stored(store):
     values = [encode(reading_at(now, i, 20.0 + i)) for i in range(10)]
     values[6] = encode(reading_at(now, 6, 5000.0))
     values.append(b"not json")
-    result = write_batch(store, values)
+    result = write(store, values)
     assert result.rows == 9
     assert list(result.refused) == [6]
     assert "plausible" in result.refused[6]
@@ -72,7 +80,7 @@ def test_migrations_apply_once_are_recorded_and_rerun_without_change(store):
     versions = query_rows(store, "SELECT version FROM linepulse.schema_migrations ORDER BY version")
     assert versions == [{"version": v} for v in range(1, latest_schema_version() + 1)]
     now = time.time()
-    write_batch(store, [encode(reading_at(now, i, float(i))) for i in range(5)])
+    write(store, [encode(reading_at(now, i, float(i))) for i in range(5)])
     before = _schema_and_rollups(store)
     assert before[1] == [{"n": 5, "s": 10.0}]
     for _, _, sql in migration_files():  # as if the record of them were lost
@@ -123,7 +131,7 @@ def test_hourly_view_sums_closed_windows_per_level_and_recomputes(store):
         _oee_row("p/l1/s2/m2", hour, 60, 60, 60, 99, 0, version=0, provisional=True),
         _oee_row("p/l2/s1/m3", hour + 60_000, 30, 30, 15, 10, 0),
     ]
-    assert write_batch(store, values).rows == 4
+    assert write(store, values).rows == 4
     rows = query_rows(
         store,
         "SELECT level, asset, availability, performance, quality, good "
@@ -163,7 +171,7 @@ def test_shift_view_puts_each_window_in_the_shift_last_started_on_its_machine(st
         _oee_row("p/l1/s1/m1", base + 60_000, 60, 30, 30, 10, 0),
         _oee_row("p/l1/s1/m1", base + 120_000, 60, 60, 60, 5, 5),
     ]
-    write_batch(store, values)
+    write(store, values)
     rows = query_rows(
         store,
         "SELECT shift, availability, performance, good, scrap "
@@ -180,7 +188,7 @@ def test_counts_keep_rework_apart_from_scrap(store):
 
     now = int(time.time() * 1000)
     count = ProductionCount(time=now, asset="p/l/s/m", good=6, scrap=1, rework=3)
-    assert write_batch(store, [encode(count)]).rows == 1
+    assert write(store, [encode(count)]).rows == 1
     rows = query_rows(store, "SELECT good, scrap, rework FROM linepulse.machine_events")
     assert rows == [{"good": 6, "scrap": 1, "rework": 3}]
 
@@ -196,7 +204,7 @@ def test_export_writes_a_time_range_of_a_table_to_parquet(tmp_path):
     try:
         migrate(opened)
         now = time.time()
-        write_batch(opened, [encode(reading_at(now, -i, float(i))) for i in range(10)])
+        write(opened, [encode(reading_at(now, -i, float(i))) for i in range(10)])
     finally:
         opened.close()
     from datetime import UTC, datetime
@@ -214,18 +222,16 @@ def test_a_replayed_batch_is_not_stored_twice(store):
     now = time.time()
     values = [encode(reading_at(now, i, 20.0 + i)) for i in range(6)]
     positions = [("linepulse.sensor.readings", i % 2, i // 2) for i in range(6)]
-    assert write_batch(store, values[:4], positions[:4], ReplayGuard()).rows == 4
+    assert write(store, values[:4], positions[:4], ReplayGuard()).rows == 4
     # a new worker reads the partitions again from the last committed offsets (all of them)
     after_restart = ReplayGuard()
-    result = write_batch(store, values, positions, after_restart)
+    result = write(store, values, positions, after_restart)
     assert result.rows == 2
     assert after_restart.suspects == {("linepulse.sensor.readings", 0)} | {
         ("linepulse.sensor.readings", 1)
     }
     more = [encode(reading_at(now, 10 + i, 1.0)) for i in range(2)]
-    assert (
-        write_batch(store, more, [(p[0], p[1], 3) for p in positions[:2]], after_restart).rows == 2
-    )
+    assert write(store, more, [(p[0], p[1], 3) for p in positions[:2]], after_restart).rows == 2
     assert after_restart.suspects == frozenset()
     stored = query_rows(
         store, "SELECT count() AS n, uniqExact(event_id) AS ids FROM linepulse.sensor_readings"
@@ -260,7 +266,7 @@ def test_sensor_rollups_hold_each_sample_of_readings_and_second_summaries_once(s
         band_mid=0.0,
         band_high=0.0,
     )
-    write_batch(store, [encode(e) for e in [*readings, bad, second]])
+    write(store, [encode(e) for e in [*readings, bad, second]])
     minutes = query_rows(
         store,
         "SELECT samples, mean, rms, minimum, maximum FROM linepulse.sensor_1m ORDER BY minute",
@@ -286,12 +292,12 @@ def test_daily_and_shift_rollups_are_recomputed_from_the_closed_windows(store):
         _oee_row("p/l1/s1/m1", base, 60, 60, 30, 10, 0),
         _oee_row("p/l1/s1/m1", base + 60_000, 60, 30, 30, 10, 0),
     ]
-    write_batch(store, values)
+    write(store, values)
     for view in ("oee_daily_refresh", "oee_shift_refresh"):
         store.execute(f"SYSTEM REFRESH VIEW linepulse.{view}")
         store.execute(f"SYSTEM WAIT VIEW linepulse.{view}")
     # a late correction of the second window, then the minute's refresh
-    write_batch(store, [_oee_row("p/l1/s1/m1", base + 60_000, 60, 60, 60, 20, 0, version=2)])
+    write(store, [_oee_row("p/l1/s1/m1", base + 60_000, 60, 60, 60, 20, 0, version=2)])
     for view in ("oee_daily_refresh", "oee_shift_refresh"):
         store.execute(f"SYSTEM REFRESH VIEW linepulse.{view}")
         store.execute(f"SYSTEM WAIT VIEW linepulse.{view}")
@@ -338,7 +344,7 @@ def test_every_grafana_panel_and_variable_query_runs_on_the_real_schema(store):
     path = Path(__file__).resolve().parents[2] / "helm/linepulse/dashboards/linepulse-oee.json"
     dashboard = json.loads(path.read_text())
     base = int(time.time() * 1000) // 3_600_000 * 3_600_000 - 3_600_000
-    write_batch(store, [_oee_row("p/l1/s1/m1", base, 60, 30, 30, 10, 0)])
+    write(store, [_oee_row("p/l1/s1/m1", base, 60, 30, 30, 10, 0)])
     queries = [t["rawSql"] for p in dashboard["panels"] for t in p["targets"]]
     queries += [v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
     assert len(queries) >= 10

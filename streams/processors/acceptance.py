@@ -1,0 +1,48 @@
+"""Which input messages the pipeline accepts, decided once for the agents and the sink alike.
+
+A message is accepted when it decodes as the contract its topic carries and its event time is
+plausible against the time Kafka received it (the message timestamp; the receiving clock when
+the broker gives none). Both are the same for every reader of the message, so an event the
+agents dead-letter is never stored, and one they take is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from schemas import topics
+from schemas.codec import decode_any, decode_machine, decode_mes, decode_sensor
+from schemas.events import Event
+from streams.core.event_time import TimeLimits, check_event_time
+from streams.processors.protocol import Message
+
+Decoder = Callable[[bytes], Any]
+
+INPUT_DECODERS: dict[str, Decoder] = {
+    topics.MACHINE_EVENTS: decode_machine,
+    topics.MES_EVENTS: decode_mes,
+    topics.SENSOR_READINGS: decode_sensor,
+    topics.SENSOR_BATCHES: decode_sensor,
+}
+
+
+def is_input(topic: str) -> bool:
+    """Whether `topic` carries events from the plant (decided by acceptance) rather than the
+    pipeline's own results."""
+    return topic in INPUT_DECODERS
+
+
+def received_ms(message: Message, now_ms: int) -> int:
+    """When Kafka received the message, else now."""
+    stamp = message.timestamp_ms
+    return stamp if stamp is not None and stamp > 0 else now_ms
+
+
+def accept(message: Message, limits: TimeLimits, now_ms: int) -> Event:
+    """The message's event, or InvalidEventError with the reason it is refused."""
+    decoder = INPUT_DECODERS.get(message.topic, decode_any)
+    event: Event = decoder(message.value)
+    if is_input(message.topic):
+        check_event_time(event, received_ms(message, now_ms), limits)
+    return event

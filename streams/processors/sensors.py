@@ -1,0 +1,330 @@
+"""Sensor readings and sample batches: data quality, per-second features, online anomaly scores
+and their alert episodes (pure).
+
+Every sensor has one model per operating mode of its machine (followed from the machine
+events); optionally each asset has one multivariate model over its sensors. Models are kept in
+memory and checkpointed to a `ModelStore` every `checkpoint_ms`; everything else a partition
+needs lives in its snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle  # noqa: S403 - River models persist with pickle; the store is LinePulse's own
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from schemas import topics
+from schemas.events import Alert, AnomalyScore, MachineState, SensorBatch, SensorEvent
+from schemas.exceptions import InvalidEventError
+from streams import metrics
+from streams.core.alerts import AlertEpisodes, AlertPolicy
+from streams.core.anomaly import AssetDetector, DetectorSettings, Scored, SensorDetector
+from streams.core.context import ContextBook
+from streams.core.event_time import TimeLimits
+from streams.core.sensor_health import HealthRules, SpecBook
+from streams.processors.acceptance import accept
+from streams.processors.protocol import Message, Outputs, Snapshot, processing_error
+from streams.processors.sensor_events import (
+    ASSET_SOURCE,
+    Observation,
+    anomaly_message,
+    operating_mode,
+    second_features,
+    seconds_of,
+)
+from streams.processors.sensor_quality import SensorQuality
+from streams.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+INPUTS = (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
+Model = SensorDetector | AssetDetector
+ModelT = TypeVar("ModelT", SensorDetector, AssetDetector)
+
+
+class ModelStore(Protocol):
+    """Where detector models are checkpointed (pickled), by model key."""
+
+    def load(self, key: str) -> bytes | None:
+        """The model's last checkpoint, if any."""
+        ...
+
+    def save(self, partition: int, key: str, blob: bytes) -> None:
+        """Checkpoint a model of `partition`."""
+        ...
+
+
+class NoModelStore:
+    """Keeps no checkpoints (a processor whose models start afresh)."""
+
+    def load(self, key: str) -> bytes | None:
+        """Nothing is kept."""
+        return None
+
+    def save(self, partition: int, key: str, blob: bytes) -> None:
+        """Nothing is kept."""
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """What the sensor processor is told: the detector, its scope, quality rules, alerts."""
+
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
+    per_asset: bool = False
+    limits: TimeLimits = field(default_factory=TimeLimits)
+    raise_after: int = 3
+    clear_after: int = 10
+    health: HealthRules = field(default_factory=HealthRules)
+    checkpoint_ms: int = 30_000
+
+    @classmethod
+    def from_settings(cls, settings: WorkerSettings) -> SensorConfig:
+        """The configuration of a worker's settings."""
+        return cls(
+            detector=settings.detector_settings(),
+            per_asset=settings.anomaly_scope == "asset",
+            limits=settings.time_limits(),
+            raise_after=settings.alert_raise_after,
+            clear_after=settings.alert_clear_after,
+            health=HealthRules(
+                stuck_after_s=settings.quality_stuck_after_s,
+                silent_after_intervals=settings.quality_silent_after_intervals,
+            ),
+            checkpoint_ms=int(settings.anomaly_checkpoint_s * 1000),
+        )
+
+
+@dataclass
+class SensorPartition:
+    """What the processor remembers of one input partition (its models aside)."""
+
+    quality: SensorQuality
+    anomalies: AlertEpisodes
+    applied: dict[str, int] = field(default_factory=dict)
+    modes: dict[str, str] = field(default_factory=dict)  # asset -> running | stopped
+    models: set[str] = field(default_factory=set)  # keys of the partition's models
+    checkpointed_at: int = 0
+
+    def to_dict(self) -> Snapshot:
+        """Plain JSON data of everything above."""
+        return {
+            "quality": self.quality.to_dict(),
+            "anomalies": self.anomalies.to_dict(),
+            "applied": dict(self.applied),
+            "modes": dict(self.modes),
+            "models": sorted(self.models),
+            "checkpointed_at": self.checkpointed_at,
+        }
+
+
+class SensorProcessor:
+    """Quality, features, scores and alerts of every sensor in the partitions it holds."""
+
+    inputs = INPUTS
+
+    def __init__(
+        self,
+        config: SensorConfig,
+        context: ContextBook | None = None,
+        specs: SpecBook | None = None,
+        models: ModelStore | None = None,
+    ) -> None:
+        self.config = config
+        self.context = context if context is not None else ContextBook()
+        self.specs = specs if specs is not None else SpecBook()
+        self.store = models if models is not None else NoModelStore()
+        self._partitions: dict[int, SensorPartition] = {}
+        self._models: dict[str, Model] = {}
+        self._changed: dict[str, int] = {}  # model key -> partition, since the last checkpoint
+
+    def _new_partition(self) -> SensorPartition:
+        return SensorPartition(
+            SensorQuality(self.config.health, self.config.clear_after),
+            AlertEpisodes(
+                AlertPolicy("anomaly", "warning", self.config.raise_after, self.config.clear_after)
+            ),
+        )
+
+    def holds(self, partition: int) -> bool:
+        """Whether the partition has been restored (or started) here."""
+        return partition in self._partitions
+
+    def restore(self, partition: int, snapshot: Snapshot | None) -> None:
+        """Take up `partition` from its snapshot, or from nothing; models load on first use."""
+        state = self._new_partition()
+        if snapshot:
+            state.quality = SensorQuality.from_dict(
+                snapshot["quality"], self.config.health, self.config.clear_after
+            )
+            state.anomalies.restore(snapshot["anomalies"])
+            state.applied = dict(snapshot["applied"])
+            state.modes = dict(snapshot["modes"])
+            state.models = set(snapshot["models"])
+            state.checkpointed_at = snapshot["checkpointed_at"]
+        self._partitions[partition] = state
+
+    def snapshot(self, partition: int) -> Snapshot:
+        """Everything the processor remembers of `partition`, its models aside."""
+        return self._state(partition).to_dict()
+
+    def forget(self, partition: int) -> None:
+        """Drop a partition revoked from this worker, and its models."""
+        state = self._partitions.pop(partition, None)
+        for key in state.models if state else ():
+            self._models.pop(key, None)
+            self._changed.pop(key, None)
+
+    def applied(self, partition: int) -> Mapping[str, int]:
+        """The last offset taken per input topic."""
+        return self._state(partition).applied
+
+    def _state(self, partition: int) -> SensorPartition:
+        if partition not in self._partitions:
+            self.restore(partition, None)
+        return self._partitions[partition]
+
+    def process(self, messages: Sequence[Message], now_ms: int) -> Outputs:
+        """Follow machine modes; check, summarise and score sensor events."""
+        out = Outputs()
+        for message in messages:
+            state = self._state(message.partition)
+            if message.offset <= state.applied.get(message.topic, -1):
+                continue  # redelivered after a crash: its effect is in the snapshot
+            state.applied[message.topic] = message.offset
+            if message.topic == topics.MACHINE_EVENTS:
+                self._follow_mode(state, message, now_ms)
+                continue
+            try:
+                event: SensorEvent = accept(message, self.config.limits, now_ms)  # type: ignore[assignment]
+                self._take(state, message.partition, self.context.enrich(event), now_ms, out)
+            except InvalidEventError as error:
+                out.dead_letter(message, error, now_ms)
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the stream
+                log.exception("scoring failed on %s[%s]@%s", *message.where)
+                out.dead_letter(message, processing_error(exc), now_ms)
+        return out
+
+    def _follow_mode(self, state: SensorPartition, message: Message, now_ms: int) -> None:
+        """Machine states set the operating mode (invalid ones are the OEE agent's to
+        dead-letter)."""
+        try:
+            event = accept(message, self.config.limits, now_ms)
+        except InvalidEventError:
+            return
+        if isinstance(event, MachineState):
+            state.modes[event.asset] = operating_mode(event.state)
+
+    def _take(
+        self, state: SensorPartition, partition: int, event: SensorEvent, now_ms: int, out: Outputs
+    ) -> None:
+        spec = self.specs.get(event.asset, event.sensor)
+        if not state.quality.check(event, spec, now_ms, out):
+            return
+        observed: list[Observation]
+        if isinstance(event, SensorBatch):
+            seconds = seconds_of(event)
+            for second in seconds:
+                out.emit(topics.SENSOR_SECONDS, second)
+            observed = [(s.time, second_features(s)) for s in seconds]
+        else:
+            observed = [(event.time, {"value": event.value})]
+        for score, alert in self.score(state, partition, event, observed):
+            out.emit(topics.ANOMALY_SCORES, score)
+            out.alert(alert)
+
+    def tick(self, partition: int, tick_ms: int, lagging: frozenset[str]) -> Outputs:
+        """Checkpoint the partition's changed models when due; once its input is read to the
+        end, find the silent sensors."""
+        out = Outputs()
+        state = self._state(partition)
+        self._checkpoint(state, partition, tick_ms)
+        if not lagging:
+            state.quality.find_silent(tick_ms, out)
+        return out
+
+    def _checkpoint(self, state: SensorPartition, partition: int, tick_ms: int) -> None:
+        if tick_ms - state.checkpointed_at < self.config.checkpoint_ms:
+            return
+        state.checkpointed_at = tick_ms
+        for key in [k for k, p in self._changed.items() if p == partition]:
+            self.store.save(partition, key, pickle.dumps(self._models[key]))
+            del self._changed[key]
+
+    def model(self, state: SensorPartition, partition: int, key: str, kind: type[ModelT]) -> ModelT:
+        """A sensor's or an asset's model: in memory, else from its checkpoint, else new."""
+        model = self._models.get(key)
+        if model is None:
+            blob = self.store.load(key)
+            model = pickle.loads(blob) if blob else None  # noqa: S301 - LinePulse's own store
+        if not isinstance(model, kind):
+            model = kind(self.config.detector)
+        self._models[key] = model
+        self._changed[key] = partition
+        state.models.add(key)
+        return model
+
+    def score(
+        self,
+        state: SensorPartition,
+        partition: int,
+        event: SensorEvent,
+        observed: list[Observation],
+    ) -> list[tuple[AnomalyScore, Alert | None]]:
+        """The scores of an event's observations and the steps of their alert episodes."""
+        mode = state.modes.get(event.asset, "running")
+        sensor_model = self.model(
+            state, partition, f"{event.asset}|{event.sensor}|{mode}", SensorDetector
+        )
+        asset_model = (
+            self.model(state, partition, f"{event.asset}|{ASSET_SOURCE}|{mode}", AssetDetector)
+            if self.config.per_asset
+            else None
+        )
+        results = []
+        for time, features in observed:
+            scored = sensor_model.observe(features)
+            results.append(self._judged(state, event, event.sensor, time, features, scored))
+            asset_scored = asset_model.observe(event.sensor, features) if asset_model else None
+            if asset_scored is not None:  # this observation ended a round of the asset's sensors
+                results.append(
+                    self._judged(state, event, ASSET_SOURCE, time, features, asset_scored)
+                )
+        metrics.MODELS_WARMING.set(sum(1 for m in self._models.values() if m.warming_up))
+        return results
+
+    def _judged(
+        self,
+        state: SensorPartition,
+        event: SensorEvent,
+        source: str,
+        time: int,
+        features: dict[str, float],
+        scored: Scored,
+    ) -> tuple[AnomalyScore, Alert | None]:
+        """The score event of one observation and the step of its alert episode, if any."""
+        metrics.ANOMALY_SCORED.inc()
+        threshold = self.config.detector.threshold
+        score = AnomalyScore(
+            id=f"{event.asset}|{source}|{time}",
+            time=time,
+            asset=event.asset,
+            context=event.context,
+            sensor=source,
+            score=scored.score,
+            threshold=threshold,
+            is_anomaly=scored.is_anomaly,
+            warming_up=scored.warming_up,
+            features=features if source == event.sensor else {},
+        )
+        alert = state.anomalies.observe(
+            source=source,
+            asset=event.asset,
+            time=time,
+            bad=scored.is_anomaly,
+            value=scored.evidence,
+            threshold=threshold,
+            context=event.context,
+            message=anomaly_message(source, event.asset, scored),
+        )
+        return score, alert

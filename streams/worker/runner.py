@@ -1,0 +1,110 @@
+"""Runs a processor over a Faust stream: decode the messages, call the processor, send its
+outputs, save its snapshots. Nothing here knows what the processor computes."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from faust.types import EventT
+
+from schemas import topics
+from schemas.events import now_ms
+from streams import metrics
+from streams.processors.protocol import Message, Outputs, Processor, processing_error
+from streams.worker.offsets import InputProgress
+from streams.worker.outbox import Outbox
+from streams.worker.readiness import Readiness
+from streams.worker.snapshots import PartitionSnapshots
+
+log = logging.getLogger(__name__)
+
+
+def message_of(event: EventT) -> Message:
+    """The processor's view of a Faust event."""
+    message = event.message
+    value = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
+    key = message.key if isinstance(message.key, bytes) else None
+    stamp = int(message.timestamp * 1000) if message.timestamp else None
+    return Message(message.topic, message.partition, message.offset, value, key, stamp)
+
+
+def tick_time(value: bytes) -> int:
+    """The time of a window tick message."""
+    return int(orjson.loads(value)["time"])
+
+
+@dataclass
+class ProcessorAgent:
+    """The shell of one processor: restores a partition on first sight, runs batches and
+    ticks in their order per partition, delivers the outputs, then saves the snapshots."""
+
+    name: str
+    processor: Processor
+    snapshots: PartitionSnapshots
+    outbox: Outbox
+    progress: InputProgress
+    readiness: Readiness
+
+    async def run(self, stream: Any, batch_size: int, within_s: float) -> None:
+        """Consume `stream` in batches of up to `batch_size` events or `within_s` seconds."""
+        async for batch in stream.take_events(batch_size, within=within_s):
+            await self.readiness.wait_context()
+            await self.step(batch)
+
+    async def step(self, events: Sequence[EventT]) -> None:
+        """One batch: ticks wake the processor after the messages before them."""
+        now = now_ms()
+        pending: dict[int, list[Message]] = defaultdict(list)
+        touched: set[int] = set()
+        with metrics.PROCESSING_SECONDS.labels(self.name).time():
+            for event in events:
+                message = message_of(event)
+                metrics.EVENTS_IN.labels(self.name, message.topic).inc()
+                self._take_up(message.partition)
+                touched.add(message.partition)
+                if message.topic == topics.WINDOW_TICKS:
+                    await self._process(pending.pop(message.partition, []), now)
+                    await self._tick(message.partition, tick_time(message.value))
+                else:
+                    pending[message.partition].append(message)
+            for messages in pending.values():
+                await self._process(messages, now)
+            for partition in touched:
+                self.snapshots.save(partition, self.processor.snapshot(partition))
+
+    def _take_up(self, partition: int) -> None:
+        if not self.processor.holds(partition):
+            self.processor.restore(partition, self.snapshots.load(partition))
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """Partitions revoked from this worker: their state is restored again if they return."""
+        for partition in partitions:
+            self.processor.forget(partition)
+
+    async def _process(self, messages: list[Message], now: int) -> None:
+        if not messages:
+            return
+        try:
+            outputs = self.processor.process(messages, now)
+        except Exception as exc:  # noqa: BLE001 - a bug must not stop the stream
+            log.exception("%s failed on a batch of %d messages", self.name, len(messages))
+            outputs = Outputs()
+            error = processing_error(exc)
+            for message in messages:
+                outputs.dead_letter(message, error, now)
+        await self.outbox.deliver(outputs)
+
+    async def _tick(self, partition: int, tick_ms: int) -> None:
+        applied = self.processor.applied(partition)
+        lagging = await self.progress.lagging(partition, applied, self.processor.inputs)
+        try:
+            outputs = self.processor.tick(partition, tick_ms, lagging)
+        except Exception:  # noqa: BLE001 - a bug must not stop the stream
+            log.exception("%s failed on the tick of partition %d", self.name, partition)
+            return
+        await self.outbox.deliver(outputs)
