@@ -196,19 +196,18 @@ class OeeProcessor:
         return out
 
     def _add(self, state: OeePartition, topic: str, event: WindowInput, now_ms: int) -> None:
-        if is_group_plan(event):
-            return  # kept in the group plans (from the whole MES topic) for the machines below
-        windows = state.machines.get(event.asset)
-        if windows is None:
-            windows = MachineWindows(event.asset, self.config.window_ms)
-        try:
-            windows.add(event)
-        except TooLateError as error:
-            # a valid event, stored and counted by `linepulse oee`; the stream's window is out
-            metrics.LATE_EVENTS.inc()
-            log.warning("%s (event %s)", error, event.id, extra={"asset": event.asset})
-            return
-        state.machines[event.asset] = windows
+        if not is_group_plan(event):  # those are the group plans' (from the whole MES topic)
+            windows = state.machines.get(event.asset)
+            if windows is None:
+                windows = MachineWindows(event.asset, self.config.window_ms)
+            try:
+                windows.add(event)
+            except TooLateError as error:
+                # a valid event, stored and counted by `linepulse oee`; the stream's window is out
+                metrics.LATE_EVENTS.inc()
+                log.warning("%s (event %s)", error, event.id, extra={"asset": event.asset})
+                return
+            state.machines[event.asset] = windows
         clock = state.clocks.setdefault(
             topic, PartitionClock(self.config.lateness_ms, self.config.idle_ms)
         )

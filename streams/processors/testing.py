@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import orjson
+
 from schemas.codec import encode
 from schemas.events import Event
 from streams.processors.protocol import Message, Outputs, Processor, Snapshot
@@ -72,7 +74,22 @@ class ProcessorRun:
         if self.factory is None:
             msg = "ProcessorRun.restart needs a factory that makes a fresh processor"
             raise ValueError(msg)
-        saved = self.snapshots(partitions)
+        saved = orjson.dumps({str(p): s for p, s in self.snapshots(partitions).items()})
         self.processor = self.factory()
-        for partition, snapshot in saved.items():
-            self.processor.restore(partition, snapshot)
+        for partition, snapshot in orjson.loads(saved).items():
+            self.processor.restore(int(partition), snapshot)
+
+
+@dataclass
+class MemoryModels:
+    """A `ModelStore` in memory: checkpoints outlive the processor that wrote them."""
+
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+    def load(self, key: str) -> bytes | None:
+        """The model's last checkpoint, if any."""
+        return self.blobs.get(key)
+
+    def save(self, partition: int, key: str, blob: bytes) -> None:
+        """Checkpoint a model."""
+        self.blobs[key] = blob
