@@ -18,6 +18,7 @@ from tests.integration.conftest import (
     FAST_WINDOWS,
     ONLY_NEW_EVENTS,
     WorkerProcess,
+    consume,
     end_offsets,
     started_broker,
     wait_committed,
@@ -217,3 +218,49 @@ def test_sink_killed_mid_stream_stores_every_reading_exactly_once(
     ]
     assert replayed
     assert float(replayed[0].split()[1]) >= 1000
+
+
+def test_killed_worker_clears_its_open_alert_episode_exactly_once(
+    kafka_bootstrap, tmp_path, request
+):
+    asset = f"down{uuid.uuid4().hex[:6]}/l1/s1/m1"
+    settings = {**FAST_WINDOWS, "machine_down_after_s": 3}
+    first = WorkerProcess(kafka_bootstrap, tmp_path, **settings, **ONLY_NEW_EVENTS)
+    request.addfinalizer(first.stop)
+    first.start()
+    publisher = Publisher({"bootstrap.servers": kafka_bootstrap})
+    stopped = int(time.time() * 1000)
+    publisher.publish(MachineState(time=stopped, asset=asset, state=State.EQUIPMENT_FAILURE))
+    publisher.flush()
+
+    def down_steps(count: int) -> list[dict]:
+        return consume(
+            kafka_bootstrap,
+            topics.ALERTS,
+            lambda v: v["asset"] == asset and v["alert_kind"] == "machine_down",
+            count,
+            timeout_s=30,
+        )
+
+    (raised,) = down_steps(1)
+    assert raised["status"] == "raised"
+    time.sleep(2)  # the snapshot of the tick that raised it reaches the changelog
+    first.stop(signal.SIGKILL)
+
+    second = WorkerProcess(kafka_bootstrap, tmp_path, **settings)  # reads what was not committed
+    second.app_id = first.app_id
+    second.env["LINEPULSE_APP_ID"] = first.app_id
+    request.addfinalizer(second.stop)
+    second.start()
+    time.sleep(3)  # ticks while the machine is still down: a forgotten episode is raised anew
+    publisher.publish(
+        MachineState(time=int(time.time() * 1000), asset=asset, state=State.PRODUCING)
+    )
+    publisher.flush()
+    steps = down_steps(2)
+    time.sleep(3)  # a doubled step would be on the topic by now
+    steps = down_steps(3)
+    assert [(s["status"], s["alert_id"]) for s in steps] == [
+        ("raised", raised["alert_id"]),
+        ("cleared", raised["alert_id"]),
+    ]

@@ -245,7 +245,8 @@ def test_malformed_events_reach_the_dead_letter_topic_while_good_events_flow(wor
         b'{"kind":"sensor.reading","time":%d,"asset":"%s","sensor":"t","value":"hot"}'
         % (now, asset.encode()),
     )
-    publisher.publish(MachineState(time=now + 3_600_000, asset=asset, state=State.PRODUCING))
+    future = MachineState(time=now + 3_600_000, asset=asset, state=State.PRODUCING)
+    publisher.publish(future)
     good = SensorReading(time=now, asset=asset, sensor="t", value=21.5)
     publisher.publish(good)
     publisher.flush()
@@ -265,6 +266,16 @@ def test_malformed_events_reach_the_dead_letter_topic_while_good_events_flow(wor
         f"SELECT error_type FROM linepulse.dead_letters WHERE key = '{asset}'",
         lambda r: len(r) == 3,
     )
+    # acceptance is decided once: what the agents dead-letter, the sink does not store
+    later = MachineState(time=now + 1, asset=asset, state=State.PRODUCING)
+    publisher.publish(later)
+    publisher.flush()
+    stored_states = worker.wait_rows(
+        f"SELECT event_id FROM linepulse.machine_events WHERE asset = '{asset}'",
+        lambda r: len(r) >= 1,
+    )
+    assert stored_states == [{"event_id": later.id}]
+    assert future.id not in {r["event_id"] for r in stored_states}
 
 
 def test_sample_batches_are_stored_as_per_second_summaries(worker: WorkerProcess):
