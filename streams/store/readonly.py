@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from streams.store.clickhouse import Store, StoreError, query_rows
 
-QUERY_STARTS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN")
+QUERY_STARTS = ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXISTS", "EXPLAIN")  # as formatted
 
 # Table functions that only generate rows or read the store's own tables. `format` is also the
 # string function format('{} {}', a, b); its table function form is refused by readonly = 1.
@@ -213,15 +213,19 @@ def check_statement(canonical: str, refused: frozenset[str]) -> None:
             raise QueryRefused(msg)
 
 
-def with_limits(canonical: str, limits: QueryLimits) -> str:
-    """The checked statement with its SETTINGS clause: the limits, and readonly = 1 (which also
+def settings_clause(limits: QueryLimits) -> str:
+    """The SETTINGS clause of every checked statement: the limits, and readonly = 1 (which also
     forbids changing any setting from inside the statement)."""
     settings = [f"max_execution_time = {limits.timeout_s:g}", "timeout_overflow_mode = 'throw'"]
     if limits.max_result_mb > 0:
         settings.append(f"max_result_bytes = {int(limits.max_result_mb * 1024 * 1024)}")
         settings.append("result_overflow_mode = 'throw'")
     settings.append("readonly = 1")
-    return f"{canonical} SETTINGS {', '.join(settings)}"
+    return f" SETTINGS {', '.join(settings)}"
+
+
+def with_limits(canonical: str, limits: QueryLimits) -> str:
+    return canonical + settings_clause(limits)
 
 
 def clickhouse_message(error: StoreError) -> str:
@@ -232,21 +236,20 @@ def explained(error: StoreError, limits: QueryLimits) -> StoreError:
     """ClickHouse's refusal of a checked statement, said in LinePulse's terms."""
     if error.retriable:
         return error
-    message = clickhouse_message(error)
+    message = clickhouse_message(error).replace(settings_clause(limits), "")  # not the user's
     name = _ERROR_NAME.search(message)
     code = name.group(1) if name else ""
     if code == "TIMEOUT_EXCEEDED":
         return QueryTimeout(
             f"the query ran longer than {limits.timeout_s:g} s and was stopped "
-            "(LINEPULSE_QUERY_TIMEOUT_S of the worker): narrow it, e.g. to a time range"
+            "(LINEPULSE_QUERY_TIMEOUT_S): narrow it, e.g. to a time range"
         )
     if code == "READONLY":
         return QueryRefused(f"refused, queries are read-only: {message}")
     if code == "TOO_MANY_ROWS_OR_BYTES":
         return StoreError(
             f"the result is larger than {limits.max_result_mb:g} MB "
-            "(LINEPULSE_QUERY_MAX_RESULT_MB of the worker): add a LIMIT or use linepulse export "
-            "with a time range"
+            "(LINEPULSE_QUERY_MAX_RESULT_MB): add a LIMIT, or export a time range"
         )
     return StoreError(f"ClickHouse refused: {message}")
 

@@ -68,8 +68,12 @@ def linepulse(
 
 
 def refused(worker: WorkerProcess, sql: str, token: str | None = TOKEN) -> str:
-    """`linepulse query` fails with exit code 2 and one line on stderr; returns that line."""
+    """`linepulse query` fails with exit code 2 and one line on stderr; returns that line. The
+    worker still runs (SYSTEM SHUTDOWN would stop it, and a query would then open the store
+    itself instead of going through the worker)."""
     result = linepulse(worker.data_dir, "query", sql, token=token)
+    assert worker.process is not None
+    assert worker.process.poll() is None, worker.log_tail()
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -215,6 +219,7 @@ def test_the_worker_listens_on_its_web_host_only(secured):
     address = _outside_address()
     if address is None:
         pytest.skip("this machine has no address beyond loopback")
+    assert secured.health().get("ready")
     with (
         pytest.raises(ConnectionRefusedError),
         socket.create_connection((address, secured.port), timeout=3),

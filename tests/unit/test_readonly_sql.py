@@ -147,6 +147,17 @@ def test_clickhouse_refusals_become_one_clear_line():
     )
     assert isinstance(readonly, QueryRefused)
     assert "\n" not in str(readonly)
+    unknown = explained(
+        StoreError(
+            "ClickHouse refused: Code: 60. DB::Exception: Unknown table expression identifier "
+            f"'x.nope'. In scope {with_limits('SELECT 1 FROM x.nope', limits)}. (UNKNOWN_TABLE)"
+        ),
+        limits,
+    )
+    assert str(unknown) == (
+        "ClickHouse refused: Code: 60. DB::Exception: Unknown table expression identifier "
+        "'x.nope'. In scope SELECT 1 FROM x.nope. (UNKNOWN_TABLE)"
+    )
     unreachable = StoreError("ClickHouse is unreachable", retriable=True)
     assert explained(unreachable, limits) is unreachable
 

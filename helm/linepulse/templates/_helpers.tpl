@@ -38,6 +38,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret with the worker's query token: the user's, or the one the chart creates. */}}
+{{- define "linepulse.queryTokenSecret" -}}
+{{- .Values.worker.queryTokenSecret | default (printf "%s-query-token" (include "linepulse.fullname" .)) -}}
+{{- end -}}
+
 {{- define "linepulse.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
