@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.states import State, state_family
+from schemas.tables import RetentionGroup
 from streams.core.anomaly import DetectorSettings
 from streams.core.event_time import TimeLimits
 from streams.core.oee import StateCategories
@@ -98,7 +99,13 @@ class StoreSettings(BaseSettings):
 
     @property
     def chdb_path(self) -> Path:
+        """Where the embedded ClickHouse keeps its files."""
         return self.data_dir / "clickhouse"
+
+    def retention_days(self, group: RetentionGroup) -> int:
+        """Days the tables of a retention group keep their rows."""
+        days: int = getattr(self, f"retention_{group}_days")
+        return days
 
 
 class WorkerSettings(BaseSettings):

@@ -19,9 +19,9 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from schemas.exceptions import LinePulseError
+from schemas.tables import DATABASE, TABLES
 from streams.settings import StoreSettings
 
-DATABASE = "linepulse"
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _FORMATS = {
@@ -229,20 +229,6 @@ def migrate(store: Store) -> list[int]:
     return applied
 
 
-RETENTION_GROUPS = {
-    "sensor_readings": "retention_raw_days",
-    "sensor_seconds": "retention_detail_days",
-    "anomaly_scores": "retention_detail_days",
-    "dead_letters": "retention_detail_days",
-    "quality_findings": "retention_detail_days",
-    "machine_events": "retention_events_days",
-    "mes_events": "retention_events_days",
-    "oee_windows": "retention_aggregate_days",
-    "oee_rollups": "retention_aggregate_days",
-    "alerts": "retention_aggregate_days",
-    "sensor_minutes": "retention_aggregate_days",
-    "sensor_hours": "retention_aggregate_days",
-}
 _TTL = re.compile(r"TTL (.+?) \+ toIntervalDay\((\d+)\)")
 
 
@@ -255,11 +241,11 @@ def apply_retention(store: Store, settings: StoreSettings) -> list[str]:
     )
     changed = []
     for row in tables:
-        days_field = RETENTION_GROUPS.get(row["name"])
-        found = _TTL.search(row["create_table_query"]) if days_field else None
-        if days_field is None or found is None:
+        shape = TABLES.get(row["name"])
+        found = _TTL.search(row["create_table_query"]) if shape and shape.retention else None
+        if shape is None or shape.retention is None or found is None:
             continue
-        days = int(getattr(settings, days_field))
+        days = settings.retention_days(shape.retention)
         if int(found.group(2)) != days:
             table = f"{DATABASE}.{row['name']}"
             store.execute(f"ALTER TABLE {table} MODIFY TTL {found.group(1)} + INTERVAL {days} DAY")

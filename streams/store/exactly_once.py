@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from streams.store.clickhouse import DATABASE, Store, query_rows
+from schemas.tables import TABLES
+from streams.store.clickhouse import Store, query_rows
 from streams.store.rows import Row
 
 TopicPartition = tuple[str, int]
@@ -22,31 +23,12 @@ Position = tuple[str, int, int]  # topic, partition, offset
 RowIdentity = tuple[str, int]  # event id, time in epoch ms
 
 
-@dataclass(frozen=True)
-class TableKey:
-    """Columns that find a row fast: the sort-key columns before its time column, and that."""
-
-    prefix: tuple[str, ...]
-    time_column: str
-
-
-TABLE_KEYS = {
-    f"{DATABASE}.sensor_readings": TableKey(("asset", "sensor"), "time"),
-    f"{DATABASE}.sensor_seconds": TableKey(("asset", "sensor"), "second"),
-    f"{DATABASE}.machine_events": TableKey(("asset",), "time"),
-    f"{DATABASE}.mes_events": TableKey(("asset",), "time"),
-    f"{DATABASE}.oee_windows": TableKey(("asset", "window"), "window_start"),
-    f"{DATABASE}.oee_rollups": TableKey(("asset", "window"), "window_start"),
-    f"{DATABASE}.anomaly_scores": TableKey(("asset", "sensor"), "time"),
-    f"{DATABASE}.alerts": TableKey(("alert_id",), "time"),
-    f"{DATABASE}.dead_letters": TableKey(("source_topic",), "time"),
-    f"{DATABASE}.sensor_specs": TableKey(("asset", "sensor"), "time"),
-    f"{DATABASE}.quality_findings": TableKey(("asset", "sensor"), "time"),
-}
+SHAPES = {shape.qualified: shape for shape in TABLES.values()}
 
 
 def row_identity(table: str, row: Row) -> RowIdentity:
-    seconds = row[TABLE_KEYS[table].time_column]
+    """The identity of a row of `table` (a qualified name): its event id and time in ms."""
+    seconds = row[SHAPES[table].time_column]
     return str(row["event_id"]), round(float(seconds) * 1000)
 
 
@@ -60,11 +42,13 @@ def _in_list(values: Iterable[object]) -> str:
 
 
 def lookup_sql(table: str, rows: list[Row]) -> str:
-    key = TABLE_KEYS[table]
+    shape = SHAPES[table]
     identities = [row_identity(table, row) for row in rows]
     times = [ms for _, ms in identities]
-    conditions = [f"{column} IN ({_in_list(row[column] for row in rows)})" for column in key.prefix]
-    time_ms = f"toUnixTimestamp64Milli(toDateTime64({key.time_column}, 3, 'UTC'))"
+    conditions = [
+        f"{column} IN ({_in_list(row[column] for row in rows)})" for column in shape.lookup_prefix
+    ]
+    time_ms = f"toUnixTimestamp64Milli(toDateTime64({shape.time_column}, 3, 'UTC'))"
     conditions.append(f"{time_ms} BETWEEN {min(times)} AND {max(times)}")
     conditions.append(f"event_id IN ({_in_list(event_id for event_id, _ in identities)})")
     return f"SELECT DISTINCT event_id, {time_ms} AS ms FROM {table} WHERE " + " AND ".join(

@@ -23,7 +23,7 @@ from schemas.events import (
     WorkOrderStarted,
 )
 from schemas.states import state_name
-from streams.store.clickhouse import DATABASE
+from schemas.tables import TABLES
 
 Row = dict[str, Any]
 
@@ -261,4 +261,4 @@ def rows_of(event: AnyEvent) -> Iterator[tuple[str, Row]]:
     else:
         produced = _mes(event)
     for table, row in produced:
-        yield f"{DATABASE}.{table}", row
+        yield TABLES[table].qualified, row

@@ -377,3 +377,34 @@ def test_retention_follows_the_settings_and_changes_only_what_differs(store):
     assert apply_retention(store, shorter) == []
     with pytest.raises(ValueError, match="90"):
         StoreSettings(retention_aggregate_days=30)
+
+
+def test_the_migrated_tables_have_the_shapes_declared_once(store):
+    import re
+
+    from schemas.tables import TABLES
+    from streams.settings import StoreSettings
+
+    settings = StoreSettings()
+    tables = {
+        r["name"]: r
+        for r in query_rows(
+            store,
+            "SELECT name, sorting_key, create_table_query FROM system.tables "
+            "WHERE database = 'linepulse'",
+        )
+    }
+    columns = query_rows(
+        store,
+        "SELECT table, name, default_kind FROM system.columns WHERE database = 'linepulse'",
+    )
+    for name, shape in TABLES.items():
+        found = tables[name]
+        assert tuple(found["sorting_key"].split(", ")) == shape.sort_key, name
+        if shape.columns is not None:
+            own = [c for c in columns if c["table"] == name]
+            written = {c["name"] for c in own if not c["default_kind"]}
+            assert written <= set(shape.columns) <= {c["name"] for c in own}, name
+        ttl_days = re.search(r"toIntervalDay\((\d+)\)", found["create_table_query"])
+        declared = settings.retention_days(shape.retention) if shape.retention else None
+        assert (int(ttl_days.group(1)) if ttl_days else None) == declared, name
