@@ -46,6 +46,7 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
         broker_credentials=_credentials(kafka),
         store="memory://",
         web_host=worker.web_host,
+        web_bind=worker.web_host,  # Faust listens on every interface unless told
         web_port=worker.web_port,
         topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication_factor,

@@ -27,6 +27,7 @@ from streams.worker.feeds import context_feed, spec_feed
 from streams.worker.model_checkpoints import ModelCheckpoints
 from streams.worker.offsets import EndOffsets, InputProgress, StartPositions
 from streams.worker.outbox import Counters, Outbox
+from streams.worker.query_view import query_token
 from streams.worker.readiness import Readiness
 from streams.worker.runner import ProcessorAgent
 from streams.worker.snapshots import ChangelogTable, PartitionSnapshots
@@ -47,6 +48,7 @@ class Books:
 
 def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> faust.App:
     """The worker's Faust application with its agents, services and endpoints."""
+    query_token(worker)  # refused before any Kafka client opens: beyond loopback it needs one
     app = create_app(kafka, worker, store)
     books, counters, readiness = Books(), Counters(), Readiness()
     outbox = Outbox(app, SeverityRules.parse(worker.alert_severity), counters)

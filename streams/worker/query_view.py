@@ -75,9 +75,6 @@ def add_query_view(
     """Serve POST /query {"sql": ..., "format": ...}; raise QueryTokenRequired when the
     endpoint would listen beyond loopback without a token."""
     token = query_token(worker)
-    # Faust listens on web_bind (every interface unless told), not on web_host: listen where
-    # LINEPULSE_WEB_HOST says, which is what the token rule above judged.
-    app.conf.web_bind = worker.web_host
     queries = ReadOnlyQueries(QueryLimits(worker.query_timeout_s, worker.query_max_result_mb))
 
     @app.page("/query")
