@@ -34,6 +34,7 @@ class PublishError(LinePulseError):
 
 
 def topic_for(event: IngestEvent) -> str:
+    """The topic an ingest event is published on."""
     if isinstance(event, SensorReading):
         return topics.SENSOR_READINGS
     if isinstance(event, SensorBatch):
@@ -44,6 +45,7 @@ def topic_for(event: IngestEvent) -> str:
 
 
 def producer_config(base: dict[str, Any]) -> dict[str, Any]:
+    """`base` with LinePulse's producer settings: idempotent, acks=all, lz4, large batches."""
     return {
         **base,
         "enable.idempotence": True,
@@ -109,6 +111,7 @@ class Publisher:
                 self._producer.poll(0.05)
 
     def send(self, topic: str, key: str, value: bytes) -> None:
+        """Produce `value` on `topic` under `key`; while spooling, queue it in the spool instead."""
         if self.spooling and self.spool is not None:
             while len(self._producer) > 0:  # older messages reach Kafka or the spool first
                 self._producer.poll(0.1)
@@ -118,6 +121,7 @@ class Publisher:
         self._producer.poll(0)
 
     def publish(self, event: IngestEvent) -> None:
+        """Publish an ingest event on its topic, keyed by its asset."""
         self.send(topic_for(event), event.asset, encode(event))
 
     def publish_spec(self, spec: SensorSpec) -> None:
@@ -159,6 +163,7 @@ class Publisher:
 
     def _reporter(self, outcomes: list[bool | None], index: int) -> Any:
         def on_delivery(error: KafkaError | None, message: Message) -> None:
+            """Record whether the replayed message at `index` was delivered."""
             outcomes[index] = error is None
             if error is None:
                 self.delivered += 1

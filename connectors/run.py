@@ -29,6 +29,8 @@ class ConnectorConfigError(LinePulseError):
 
 
 class PlantConfig(BaseModel):
+    """The connector config file: the Modbus devices and OPC UA endpoints to read."""
+
     model_config = ConfigDict(extra="forbid")
 
     modbus: list[DeviceMap] = Field(default_factory=list)
@@ -36,6 +38,7 @@ class PlantConfig(BaseModel):
 
 
 def load_config(path: Path) -> PlantConfig:
+    """The plant config at `path`; one that configures no connector is refused."""
     config = load_yaml_model(path, PlantConfig, ConnectorConfigError, "the plant config")
     if not config.modbus and not config.opcua:
         msg = f"{path} configures no connector; add an `opcua:` or `modbus:` list"
@@ -76,6 +79,7 @@ async def run_connectors(
     )
 
     def connections() -> dict[str, bool]:
+        """Whether each device and server connection is up, by name."""
         return {
             **{f"modbus {p.name}": p.health.up for p in pollers},
             **{f"opcua {s.endpoint.url}": s.up for s in subscribers},
@@ -86,6 +90,7 @@ async def run_connectors(
         runner = await start_health_server(connections, *health_address)
 
     async def maintain() -> None:
+        """Serve the publisher (delivery reports, spool replay) until `stop`."""
         while not stop.is_set():
             publisher.maintain()
             await asyncio.sleep(0.5)

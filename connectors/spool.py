@@ -31,6 +31,7 @@ class DiskSpool:
 
     @property
     def size(self) -> int:
+        """Bytes in the spool file."""
         return self.path.stat().st_size
 
     def __len__(self) -> int:
@@ -68,6 +69,7 @@ class DiskSpool:
         return True
 
     def take(self, limit: int) -> list[Record]:
+        """Up to `limit` of the oldest records, left in the spool until `done`."""
         records: list[Record] = []
         with self.path.open("rb") as handle:
             for line in handle:

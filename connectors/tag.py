@@ -11,6 +11,8 @@ from schemas.events import ASSET_PATTERN, SensorSpec
 
 
 class SensorTag(BaseModel):
+    """The fields every tag has: the sensor and asset it feeds and its plausible range."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     sensor: str = Field(min_length=1)

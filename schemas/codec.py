@@ -23,10 +23,12 @@ _MES = TypeAdapter(Annotated[MesEvent, Field(discriminator="kind")])
 
 
 def encode(event: BaseModel) -> bytes:
+    """An event as JSON bytes, unset optional fields left out."""
     return orjson.dumps(event.model_dump(exclude_none=True))
 
 
 def describe_validation_error(error: ValidationError) -> str:
+    """The first five problems of a validation error, as `field: message` parts."""
     parts = []
     for item in error.errors(include_url=False)[:5]:
         where = ".".join(str(p) for p in item["loc"]) or "<message>"
@@ -69,20 +71,25 @@ def _decode(raw: bytes | str | dict[str, Any], adapter: TypeAdapter[T], what: st
 
 
 def decode_any(raw: bytes | str | dict[str, Any]) -> AnyEvent:
+    """Any LinePulse event from JSON (bytes, text or a parsed dict)."""
     return _decode(raw, _ANY, "an event")
 
 
 def decode_ingest(raw: bytes | str | dict[str, Any]) -> IngestEvent:
+    """An ingest event (sensor, machine or MES) from JSON."""
     return _decode(raw, _INGEST, "an ingest event")
 
 
 def decode_sensor(raw: bytes | str | dict[str, Any]) -> SensorEvent:
+    """A sensor reading or batch from JSON."""
     return _decode(raw, _SENSOR, "a sensor event")
 
 
 def decode_machine(raw: bytes | str | dict[str, Any]) -> MachineEvent:
+    """A machine state, count or PLC counter from JSON."""
     return _decode(raw, _MACHINE, "a machine event")
 
 
 def decode_mes(raw: bytes | str | dict[str, Any]) -> MesEvent:
+    """An MES event from JSON."""
     return _decode(raw, _MES, "an MES event")

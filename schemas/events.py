@@ -1,111 +1,92 @@
 """Versioned event contracts: every message on a LinePulse topic is one of these models.
 
-Times are epoch milliseconds, UTC. Inputs may also give an ISO-8601 string with a UTC offset;
-naive times are refused because plant clocks without a zone cannot be placed on the timeline.
+Sensor, machine and result contracts live here; the shared fields and base `Event` are in
+schemas.base and the MES contracts in schemas.mes_events, all importable from this module.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import time
-import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
+from pydantic import Field, field_validator, model_validator
+
+from schemas.base import (
+    ASSET_PATTERN,
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    SCHEMA_VERSION,
+    AssetPath,
+    EpochMs,
+    Event,
+    Name,
+    ProductionContext,
+    Quality,
+    asset_or_unknown,
+    iso_to_epoch_ms,
+    new_event_id,
+    now_ms,
 )
-
+from schemas.mes_events import (
+    MesEvent,
+    OperatorLogin,
+    OperatorLogout,
+    PlannedStopEnded,
+    PlannedStopStarted,
+    ShiftEnded,
+    ShiftStarted,
+    VehicleAtStation,
+    WorkOrderEnded,
+    WorkOrderStarted,
+)
 from schemas.states import is_known_state
 
-SCHEMA_VERSION: Literal[1] = 1
-MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
-MAX_TIME_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
-
-
-def iso_to_epoch_ms(text: str) -> int:
-    """ISO-8601 with a UTC offset to epoch milliseconds; naive times are refused."""
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        msg = f"time {text!r} is not ISO-8601; send epoch ms or e.g. 2026-01-31T06:00:00Z"
-        raise ValueError(msg) from exc
-    if parsed.tzinfo is None:
-        msg = f"time {text!r} has no UTC offset; add 'Z' or '+01:00'"
-        raise ValueError(msg)
-    return round(parsed.timestamp() * 1000)
-
-
-def _to_epoch_ms(value: Any) -> Any:
-    if isinstance(value, str):
-        return iso_to_epoch_ms(value)
-    if isinstance(value, bool):
-        msg = "time must be epoch milliseconds, not a boolean"
-        raise ValueError(msg)
-    return value
-
-
-EpochMs = Annotated[int, BeforeValidator(_to_epoch_ms), Field(ge=MIN_TIME_MS, le=MAX_TIME_MS)]
-ASSET_PATTERN = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,3}$"
-AssetPath = Annotated[
-    str,
-    Field(
-        pattern=ASSET_PATTERN,
-        description="plant/line/station/machine (a prefix names a plant, line or station)",
-    ),
+__all__ = [
+    "ASSET_PATTERN",
+    "Alert",
+    "AlertKind",
+    "AlertStatus",
+    "AnomalyScore",
+    "AnyEvent",
+    "AssetPath",
+    "DeadLetter",
+    "EpochMs",
+    "Event",
+    "IngestEvent",
+    "MAX_TIME_MS",
+    "MIN_TIME_MS",
+    "MachineEvent",
+    "MachineState",
+    "MesEvent",
+    "Name",
+    "OeeResult",
+    "OperatorLogin",
+    "OperatorLogout",
+    "PartCount",
+    "PlannedStopEnded",
+    "PlannedStopStarted",
+    "PlcCounter",
+    "ProductionContext",
+    "ProductionCount",
+    "Quality",
+    "QualityFinding",
+    "SCHEMA_VERSION",
+    "SensorBatch",
+    "SensorEvent",
+    "SensorReading",
+    "SensorSecond",
+    "SensorSpec",
+    "Severity",
+    "ShiftEnded",
+    "ShiftStarted",
+    "VehicleAtStation",
+    "WorkOrderEnded",
+    "WorkOrderStarted",
+    "asset_or_unknown",
+    "iso_to_epoch_ms",
+    "new_event_id",
+    "now_ms",
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-def asset_or_unknown(text: object) -> str:
-    """`text` if it is an asset path, else "unknown" (for dead letters of malformed input)."""
-    if isinstance(text, str) and re.fullmatch(ASSET_PATTERN, text):
-        return text
-    return "unknown"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-Quality = Literal["good", "uncertain", "bad"]
-
-
-def new_event_id() -> str:
-    return uuid.uuid4().hex
-
-
-class ProductionContext(BaseModel):
-    """What was being built, where and by whom when an event happened."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    vin: str | None = None
-    station: str | None = None
-    operator: str | None = None
-    work_order: str | None = None
-    product: str | None = None
-    shift: str | None = None
-
-
-class Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    schema_version: Literal[1] = SCHEMA_VERSION
-    id: Annotated[str, Field(min_length=1, max_length=64)] = Field(default_factory=new_event_id)
-    time: EpochMs
-    asset: AssetPath
-    context: ProductionContext | None = None
-
-    @property
-    def machine_key(self) -> str:
-        return self.asset
 
 
 def _finite(value: float) -> float:
@@ -149,6 +130,7 @@ class SensorSpec(Event):
 
     @property
     def key(self) -> str:
+        """The compacted-topic key of the spec: asset and sensor."""
         return f"{self.asset}|{self.sensor}"
 
 
@@ -184,6 +166,7 @@ class SensorBatch(Event):
 
     @property
     def end_time(self) -> int:
+        """Epoch ms at which the batch ends (one sample period after its last sample)."""
         return self.time + round(len(self.values) * 1000 / self.sample_rate_hz)
 
 
@@ -244,57 +227,6 @@ class PlcCounter(Event):
     value: Annotated[int, Field(ge=0)]
 
 
-class WorkOrderStarted(Event):
-    kind: Literal["mes.work_order.started"] = "mes.work_order.started"
-    work_order: Name
-    product: Name
-    ideal_cycle_time_s: Annotated[float, Field(gt=0, le=86_400)]
-    planned_quantity: Annotated[int, Field(ge=0)] = 0
-
-
-class WorkOrderEnded(Event):
-    kind: Literal["mes.work_order.ended"] = "mes.work_order.ended"
-    work_order: Name
-
-
-class ShiftStarted(Event):
-    kind: Literal["mes.shift.started"] = "mes.shift.started"
-    shift: Name
-
-
-class ShiftEnded(Event):
-    kind: Literal["mes.shift.ended"] = "mes.shift.ended"
-    shift: Name
-
-
-class PlannedStopStarted(Event):
-    """A planned stop (break, planned maintenance, meeting): excluded from planned time."""
-
-    kind: Literal["mes.planned_stop.started"] = "mes.planned_stop.started"
-    reason: Name
-
-
-class PlannedStopEnded(Event):
-    kind: Literal["mes.planned_stop.ended"] = "mes.planned_stop.ended"
-    reason: Name
-
-
-class VehicleAtStation(Event):
-    kind: Literal["mes.vehicle.at_station"] = "mes.vehicle.at_station"
-    vin: Annotated[str, Field(pattern=r"^[A-HJ-NPR-Z0-9]{17}$")]
-    action: Literal["arrived", "left"] = "arrived"
-
-
-class OperatorLogin(Event):
-    kind: Literal["mes.operator.login"] = "mes.operator.login"
-    operator: Name
-
-
-class OperatorLogout(Event):
-    kind: Literal["mes.operator.logout"] = "mes.operator.logout"
-    operator: Name
-
-
 class OeeResult(Event):
     """OEE of one asset over [window_start, window_end); `time` is the window start."""
 
@@ -324,6 +256,8 @@ class OeeResult(Event):
 
 
 class AnomalyScore(Event):
+    """A detector's anomaly score in [0, 1] for one sensor, with its threshold and features."""
+
     kind: Literal["anomaly.score"] = "anomaly.score"
     sensor: Name
     score: Annotated[float, Field(ge=0, le=1)]
@@ -394,15 +328,4 @@ AnyEvent = (
 )
 
 MachineEvent = MachineState | ProductionCount | PlcCounter
-MesEvent = (
-    WorkOrderStarted
-    | WorkOrderEnded
-    | ShiftStarted
-    | ShiftEnded
-    | PlannedStopStarted
-    | PlannedStopEnded
-    | VehicleAtStation
-    | OperatorLogin
-    | OperatorLogout
-)
 SensorEvent = SensorReading | SensorBatch

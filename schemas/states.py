@@ -10,6 +10,8 @@ from enum import IntEnum
 
 
 class State(IntEnum):
+    """The state families, by their code."""
+
     PRODUCING = 10000
     REDUCED_SPEED = 20000
     UNKNOWN = 30000
@@ -40,8 +42,10 @@ def state_family(code: int) -> State:
 
 
 def is_known_state(code: int) -> bool:
+    """True if `code` lies in a known state family."""
     return 10000 <= code < 230000
 
 
 def state_name(code: int) -> str:
+    """The lower-case name of the code's family, e.g. "equipment_failure"."""
     return state_family(code).name.lower()

@@ -22,6 +22,8 @@ DAY_MS = 86_400_000
 
 @dataclass(frozen=True)
 class TopicSpec:
+    """A topic's name, partition count and topic configuration."""
+
     name: str
     partitions: int
     config: dict[str, str] = field(default_factory=dict)

@@ -11,7 +11,10 @@ _CONTEXT_FIELDS = ("asset", "event_id", "topic", "partition", "offset", "error_t
 
 
 class JsonFormatter(logging.Formatter):
+    """Formats a log record as one JSON object."""
+
     def format(self, record: logging.LogRecord) -> str:
+        """The record as JSON: time, level, logger, message, context fields and exception."""
         line: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
             "level": record.levelname.lower(),
@@ -35,6 +38,7 @@ def keep_only_json_handlers() -> None:
 
 
 def json_handler() -> logging.Handler:
+    """A stderr handler that writes JSON lines."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     return handler

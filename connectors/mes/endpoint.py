@@ -71,6 +71,8 @@ REJECTED = Counter(
 
 @dataclass(frozen=True)
 class Rejection:
+    """An event of a request that was refused: its index, the error and the raw item."""
+
     index: int
     error: InvalidEventError
     raw: Any
@@ -95,6 +97,7 @@ def parse_body(body: bytes, batch: bool) -> list[Any]:
 
 
 def validate(items: list[Any]) -> tuple[list[IngestEvent], list[Rejection]]:
+    """The request's valid MES events, and a rejection for each item that is not one."""
     events: list[IngestEvent] = []
     rejections = []
     for index, item in enumerate(items):
@@ -115,6 +118,7 @@ def validate(items: list[Any]) -> tuple[list[IngestEvent], list[Rejection]]:
 
 
 def dead_letter(rejection: Rejection, path: str) -> DeadLetter:
+    """The dead letter of a refused event, sourced from the HTTP path it was posted to."""
     raw = rejection.raw
     asset = raw.get("asset") if isinstance(raw, dict) else None
     return DeadLetter(
@@ -131,6 +135,8 @@ def dead_letter(rejection: Rejection, path: str) -> DeadLetter:
 
 
 class MesEndpoint:
+    """The HTTP app that takes MES events from authorised clients and publishes them to Kafka."""
+
     def __init__(self, publisher: Publisher, token: str, max_events: int) -> None:
         self.publisher = publisher
         self.token = token.encode()
@@ -138,6 +144,7 @@ class MesEndpoint:
         self._kafka = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mes-publish")
 
     def app(self, max_body_bytes: int) -> web.Application:
+        """The aiohttp application with the event, liveness and metrics routes."""
         app = web.Application(client_max_size=max_body_bytes, middlewares=[self._count])
         app.router.add_post("/v1/events", self.post_one)
         app.router.add_post("/v1/events/batch", self.post_batch)
@@ -162,15 +169,19 @@ class MesEndpoint:
         return response
 
     async def live(self, request: web.Request) -> web.Response:
+        """200 while the endpoint answers."""
         return web.json_response({"alive": True})
 
     async def metrics(self, request: web.Request) -> web.Response:
+        """The Prometheus metrics of the process."""
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def post_one(self, request: web.Request) -> web.Response:
+        """Take one event (a JSON object)."""
         return await self._take(request, batch=False)
 
     async def post_batch(self, request: web.Request) -> web.Response:
+        """Take a batch of events (a JSON array or JSON lines), all or none."""
         return await self._take(request, batch=True)
 
     def _authorized(self, request: web.Request) -> bool:

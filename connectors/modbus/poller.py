@@ -25,12 +25,15 @@ DEVICE_UP = Gauge("linepulse_connector_up", "1 while the device answers", ["conn
 
 @dataclass
 class DeviceHealth:
+    """How a Modbus device has answered lately: failures in a row, the last error and success."""
+
     consecutive_failures: int = 0
     last_error: str = ""
     last_success_ms: int | None = None
 
     @property
     def up(self) -> bool:
+        """True once the device has answered and its last read succeeded."""
         return self.consecutive_failures == 0 and self.last_success_ms is not None
 
 
@@ -123,6 +126,7 @@ class ModbusPoller:
         return float(min(base * 2 ** min(self.health.consecutive_failures, 5), max(base, 30.0)))
 
     async def run(self, publish: Callable[[SensorReading], None], stop: asyncio.Event) -> None:
+        """Poll and publish until `stop` is set, waiting `next_wait_s` between rounds."""
         while not stop.is_set():
             for reading in await self.poll_once():
                 publish(reading)

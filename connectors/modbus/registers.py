@@ -58,6 +58,8 @@ class RegisterTag(SensorTag):
 
 
 class DeviceMap(BaseModel):
+    """One Modbus TCP device: where it is, how to talk to it and the tags to read."""
+
     model_config = ConfigDict(extra="forbid")
 
     host: str
@@ -109,6 +111,7 @@ class ReadPlan:
     tags: tuple[RegisterTag, ...]
 
     def slice_of(self, tag: RegisterTag, values: list[int]) -> list[int]:
+        """The tag's registers (or bits) out of the values this plan read."""
         first = tag.address - self.start
         return values[first : first + tag.count]
 

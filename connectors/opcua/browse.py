@@ -35,6 +35,8 @@ SERVER_OBJECT = ua.NodeId(ua.Int32(ua.ObjectIds.Server))
 
 @dataclass(frozen=True)
 class FoundVariable:
+    """A numeric variable found while browsing: node id, browse path and unit."""
+
     node_id: str
     path: list[str]
     unit: str
@@ -61,9 +63,11 @@ async def _is_numeric(node: Node) -> bool:
 async def find_variables(
     client: Client, depth: int, pattern: re.Pattern[str] | None
 ) -> list[FoundVariable]:
+    """The numeric variables under Objects down to `depth`, whose dotted path matches `pattern`."""
     found: list[FoundVariable] = []
 
     async def walk(node: Node, path: list[str], level: int) -> None:
+        """Collect the matching variables below `node`, descending into objects."""
         if level > depth:
             return
         for child in await node.get_children():
@@ -100,6 +104,7 @@ def tag_map(url: str, variables: list[FoundVariable], asset: str) -> dict[str, A
 
 
 async def browse(url: str, depth: int, match: str | None, asset: str) -> dict[str, Any]:
+    """The starting tag map of the server at `url` (see the module docstring)."""
     pattern = re.compile(match) if match else None
     async with Client(url, timeout=10) as client:
         variables = await find_variables(client, depth, pattern)

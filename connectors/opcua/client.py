@@ -38,6 +38,7 @@ CONNECTOR_UP = Gauge("linepulse_opcua_up", "1 while the OPC UA session is alive"
 
 
 def quality_of(status: ua.StatusCode) -> Quality:
+    """The reading quality of an OPC UA StatusCode: good, uncertain or bad."""
     if status.is_good():
         return "good"
     if status.is_uncertain():
@@ -104,6 +105,7 @@ class _Handler:
     endpoint: str
 
     def datachange_notification(self, node: Any, value: Any, data: Any) -> None:
+        """Publish the reading of a data change on a subscribed tag."""
         tag = self.tags.get(node.nodeid.to_string())
         if tag is None:
             return
@@ -125,6 +127,7 @@ class _Poller:
     last: dict[str, float] = field(default_factory=dict)
 
     async def run(self, every_s: float) -> None:
+        """Read the tags every `every_s` seconds and publish the values that changed."""
         nodes = [self.client.get_node(tag.address) for tag in self.tags]
         while True:
             values = await self.client.read_attributes(nodes)
@@ -146,6 +149,8 @@ class _Poller:
 
 @dataclass
 class OpcUaConnector:
+    """One OPC UA endpoint's session: its subscriptions, polled tags and whether it is up."""
+
     endpoint: OpcUaEndpoint
     sessions: int = 0
     up: bool = False

@@ -14,6 +14,8 @@ from schemas.exceptions import LinePulseError
 
 
 class OpcUaTag(SensorTag):
+    """One OPC UA variable, by node id or browse path, and how it is read."""
+
     node_id: str | None = Field(None, min_length=1, description="e.g. ns=2;s=Press7.Force")
     browse_path: str | None = Field(
         None,
@@ -88,6 +90,8 @@ class OpcUaSecurity(BaseModel):
 
 
 class OpcUaEndpoint(BaseModel):
+    """One OPC UA server: its URL, security, credentials and tags."""
+
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(pattern=r"^opc\.tcp://")
@@ -111,6 +115,7 @@ class OpcUaEndpoint(BaseModel):
         return self
 
     def password(self) -> str | None:
+        """The password from its file or env var, None without a username."""
         if self.password_file is not None:
             try:
                 return self.password_file.read_text().strip()

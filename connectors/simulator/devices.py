@@ -73,17 +73,21 @@ class SimulatedPlc:
                 current_registers[register - start_address] = self.memory[register]
 
     def takes(self, reading: SensorReading) -> bool:
+        """True if the reading is one of this device's tags."""
         return reading.sensor in self.tags
 
     def write(self, reading: SensorReading) -> None:
+        """Hold the reading's value in the tag's registers."""
         tag = self.tags[reading.sensor]
         for index, register in enumerate(encode(tag, reading.value)):
             self.memory[tag.address + index] = register
 
     def device_map(self) -> DeviceMap:
+        """The register map a Modbus poller reads this device with."""
         return DeviceMap(host="127.0.0.1", port=self.port, tags=list(self.tags.values()))
 
     async def start(self) -> None:
+        """Start serving and wait until the port is open."""
         asyncio.get_running_loop().create_task(self.server.serve_forever())
         for _ in range(100):
             if self.server.transport is not None:
@@ -93,6 +97,7 @@ class SimulatedPlc:
         raise RuntimeError(msg)
 
     async def stop(self) -> None:
+        """Shut the Modbus server down."""
         await self.server.shutdown()
 
 
@@ -107,6 +112,7 @@ class SimulatedOpcUaServer:
         self.tags: list[OpcUaTag] = []
 
     async def start(self) -> None:
+        """Create the machines' objects and variables and start the server."""
         await self.server.init()
         self.server.set_endpoint(self.url)
         self.server.set_server_name("LinePulse simulated plant")
@@ -136,9 +142,11 @@ class SimulatedOpcUaServer:
         await self.server.start()
 
     def takes(self, reading: SensorReading) -> bool:
+        """True if the reading is one of this server's variables."""
         return reading.sensor in self.nodes
 
     async def write(self, reading: SensorReading) -> None:
+        """Write the reading's value to its variable, stamped with the reading's time."""
         moment = datetime.fromtimestamp(reading.time / 1000, tz=UTC)
         stamp = ua.DateTime(*moment.timetuple()[:6], moment.microsecond, tzinfo=UTC)
         await self.nodes[reading.sensor].write_value(
@@ -150,9 +158,11 @@ class SimulatedOpcUaServer:
         )
 
     def endpoint(self) -> OpcUaEndpoint:
+        """The endpoint an OPC UA connector subscribes to this server with."""
         return OpcUaEndpoint(url=self.url, publishing_ms=200, watchdog_s=2.0, tags=self.tags)
 
     async def stop(self) -> None:
+        """Stop the OPC UA server."""
         await self.server.stop()
 
 
@@ -166,10 +176,12 @@ class PlantDevices:
         self.plc = SimulatedPlc(machines[1::2], modbus_port, poll_s)
 
     async def start(self) -> None:
+        """Start the OPC UA server, then the Modbus device."""
         await self.opcua.start()
         await self.plc.start()
 
     async def stop(self) -> None:
+        """Stop the Modbus device, then the OPC UA server."""
         await self.plc.stop()
         await self.opcua.stop()
 
@@ -186,5 +198,6 @@ class PlantDevices:
         return False
 
     def plant_config(self) -> PlantConfig:
+        """The connector config that reads both servers."""
         modbus = [self.plc.device_map()] if self.plc.tags else []
         return PlantConfig(modbus=modbus, opcua=[self.opcua.endpoint()])

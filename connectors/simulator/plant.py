@@ -50,12 +50,15 @@ class FaultSpecError(LinePulseError):
 
 @dataclass(frozen=True)
 class Fault:
+    """A fault injected into one machine's sensors from `at_s` for `for_s` seconds."""
+
     kind: FaultKind
     machine: str
     at_s: float
     for_s: float
 
     def active(self, elapsed_s: float) -> bool:
+        """True while the fault is on at `elapsed_s` seconds into the run."""
         return self.at_s <= elapsed_s < self.at_s + self.for_s
 
 
@@ -82,6 +85,8 @@ def parse_faults(spec: str) -> list[Fault]:
 
 @dataclass
 class SimMachine:
+    """One simulated machine: where it is, its state, order, part clock and sensor condition."""
+
     name: str
     asset: str
     line: str
@@ -102,6 +107,7 @@ class SimMachine:
     phase: float = 0.0
 
     def context(self, shift: str) -> ProductionContext:
+        """The machine's production context during `shift`."""
         return ProductionContext(
             vin=self.vin or None,
             station=self.station,
@@ -374,6 +380,7 @@ class PlantSimulator:
         )
 
     def advance(self, until_ms: int, step_ms: int = 100) -> list[IngestEvent]:
+        """The events up to `until_ms`, simulated in steps of `step_ms`, in time order."""
         events, self._pending = self._pending, []
         while self.now_ms + step_ms <= until_ms:
             self.now_ms += step_ms

@@ -50,6 +50,8 @@ class BatchInputError(LinePulseError):
 
 @dataclass
 class LoadedEvents:
+    """A file's events: window events by machine, group plans, shifts and the rejected lines."""
+
     by_machine: dict[str, list[IngestEvent]] = field(default_factory=dict)
     plans: GroupPlans = field(default_factory=lambda: GroupPlans(changes_kept=None))
     shifts: dict[str, list[IngestEvent]] = field(default_factory=dict)
@@ -85,6 +87,7 @@ def load_events(lines: Iterable[bytes | str]) -> LoadedEvents:
 
 
 def parse_time(text: str | None) -> int | None:
+    """An ISO-8601 option as epoch ms (None stays None); a bad one raises BatchInputError."""
     if text is None:
         return None
     try:
@@ -178,10 +181,14 @@ def _group(asset: str, level: Level) -> str:
     return "/".join(asset.split("/")[: _LEVEL_PARTS[level]])
 
 
-def rollup(rows: Iterable[tuple[str, str, int, int, OeeTotals]], level: Level) -> pl.DataFrame:
-    """Sum times and counts per asset group and window, then recompute the ratios.
-    Performance (and OEE) is null when any part was counted without an ideal cycle time."""
-    records = [
+_KEYS = ["asset", "window", "window_start", "window_end"]
+
+
+def _records(
+    rows: Iterable[tuple[str, str, int, int, OeeTotals]], level: Level
+) -> list[dict[str, object]]:
+    """One record per machine window, its asset cut to the group of `level`."""
+    return [
         {
             "asset": _group(asset, level),
             "window": label,
@@ -199,47 +206,58 @@ def rollup(rows: Iterable[tuple[str, str, int, int, OeeTotals]], level: Level) -
         }
         for asset, label, w_start, w_end, t in rows
     ]
-    if not records:
-        return pl.DataFrame()
-    frame = pl.DataFrame(records)
-    keys = ["asset", "window", "window_start", "window_end"]
-    sums = frame.group_by(keys).agg(
-        pl.col(c).sum() for c in (*TIME_FIGURES, "good", "scrap", "parts_without_cycle_time")
-    )
-    losses = (
-        frame.select([*keys, "losses"])
+
+
+def _summed_losses(frame: pl.DataFrame) -> pl.DataFrame:
+    """Seconds lost per reason, summed per group and window, as a list of structs."""
+    return (
+        frame.select([*_KEYS, "losses"])
         .explode("losses")
         .drop_nulls("losses")
         .unnest("losses")
-        .group_by([*keys, "reason"])
+        .group_by([*_KEYS, "reason"])
         .agg(pl.col("seconds").sum())
-        .group_by(keys)
+        .group_by(_KEYS)
         .agg(pl.struct("reason", "seconds").alias("losses"))
     )
+
+
+def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+    """numerator / denominator, null where the denominator is not positive."""
+    return pl.when(denominator > 0).then(numerator / denominator).otherwise(None)
+
+
+def _with_ratios(sums: pl.DataFrame) -> pl.DataFrame:
+    """The summed figures with total, availability, performance, quality and OEE added."""
     total = pl.col("good") + pl.col("scrap")
-
-    def ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
-        return pl.when(denominator > 0).then(numerator / denominator).otherwise(None)
-
     performance = (
         pl.when(pl.col("parts_without_cycle_time") > 0)
         .then(None)
-        .otherwise(ratio(pl.col("ideal_time_s"), pl.col("run_time_s")))
+        .otherwise(_ratio(pl.col("ideal_time_s"), pl.col("run_time_s")))
     )
-    return (
-        sums.join(losses, on=keys, how="left")
-        .with_columns(
-            total=total,
-            availability=ratio(pl.col("run_time_s"), pl.col("planned_time_s")),
-            performance=performance,
-            quality=ratio(pl.col("good"), total),
-        )
-        .with_columns(
-            oee=pl.col("availability") * pl.col("performance") * pl.col("quality"),
-            performance_over_one=pl.col("performance") > 1.0 + 1e-9,
-        )
-        .sort(keys)
+    return sums.with_columns(
+        total=total,
+        availability=_ratio(pl.col("run_time_s"), pl.col("planned_time_s")),
+        performance=performance,
+        quality=_ratio(pl.col("good"), total),
+    ).with_columns(
+        oee=pl.col("availability") * pl.col("performance") * pl.col("quality"),
+        performance_over_one=pl.col("performance") > 1.0 + 1e-9,
     )
+
+
+def rollup(rows: Iterable[tuple[str, str, int, int, OeeTotals]], level: Level) -> pl.DataFrame:
+    """Sum times and counts per asset group and window, then recompute the ratios.
+    Performance (and OEE) is null when any part was counted without an ideal cycle time."""
+    records = _records(rows, level)
+    if not records:
+        return pl.DataFrame()
+    frame = pl.DataFrame(records)
+    sums = frame.group_by(_KEYS).agg(
+        pl.col(c).sum() for c in (*TIME_FIGURES, "good", "scrap", "parts_without_cycle_time")
+    )
+    joined = sums.join(_summed_losses(frame), on=_KEYS, how="left")
+    return _with_ratios(joined).sort(_KEYS)
 
 
 def _iso(ms: int) -> str:
@@ -247,6 +265,7 @@ def _iso(ms: int) -> str:
 
 
 def write_json_lines(frame: pl.DataFrame, out: IO[str]) -> int:
+    """Write the rollup as JSON lines with ISO times; returns the number of lines."""
     columns = [
         "asset",
         "window",

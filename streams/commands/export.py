@@ -41,6 +41,7 @@ class ExportError(LinePulseError):
 
 
 def export_sql(table: str, start: str | None, end: str | None) -> str:
+    """The query of `table`'s rows in [start, end) by its time column, in time order."""
     if table not in TIME_COLUMNS:
         msg = f"unknown table {table!r}; choose one of {', '.join(sorted(TIME_COLUMNS))}"
         raise ExportError(msg)

@@ -20,16 +20,19 @@ ANSWER_MARGIN_S = 15.0  # beyond the query time limit, for the worker to send th
 
 
 def write_owner(data_dir: Path, host: str, port: int) -> None:
+    """Record this process as the worker that owns the store, and where it answers."""
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port}))
 
 
 def remove_owner(data_dir: Path) -> None:
+    """Forget the store's owner."""
     with contextlib.suppress(FileNotFoundError):
         (data_dir / OWNER_FILE).unlink()
 
 
 def running_owner(data_dir: Path) -> dict[str, Any] | None:
+    """The owner record of the store if its process is alive, else None."""
     try:
         owner = json.loads((data_dir / OWNER_FILE).read_text())
         os.kill(int(owner["pid"]), 0)

@@ -23,6 +23,7 @@ class ScoreInputError(LinePulseError):
 
 
 def choose_columns(frame: pl.DataFrame, timestamp: str, wanted: list[str] | None) -> list[str]:
+    """The columns to score: those asked for, else every numeric column but the time and labels."""
     if wanted:
         missing = [c for c in wanted if c not in frame.columns]
         if missing:
@@ -72,6 +73,7 @@ def run_score(
     settings: DetectorSettings | None = None,
     per_asset: bool = False,
 ) -> int:
+    """Score the CSV into `out_path` (timestamp, score); returns the number of rows."""
     try:
         frame = pl.read_csv(
             input_path, separator=separator, infer_schema_length=10_000, try_parse_dates=False

@@ -41,6 +41,7 @@ class AlertEpisodes:
     _episodes: dict[str, _Episode] = field(default_factory=dict)
 
     def active(self, asset: str, source: str) -> bool:
+        """True while an episode is raised for this asset and source."""
         episode = self._episodes.get(f"{asset}|{source}")
         return episode is not None and episode.alert_id is not None
 
@@ -56,6 +57,7 @@ class AlertEpisodes:
         message: str,
         context: ProductionContext | None = None,
     ) -> Alert | None:
+        """Count one good or bad observation; the alert step it causes, if any."""
         key = f"{asset}|{source}"
         episode = self._episodes.setdefault(key, _Episode())
         if bad:
@@ -128,6 +130,7 @@ class SeverityRules:
 
     @classmethod
     def parse(cls, text: str) -> SeverityRules:
+        """The rules of a `[asset:]kind=severity;...` text; a malformed rule raises ValueError."""
         rules = []
         for item in (part.strip() for part in text.split(";")):
             if not item:
@@ -144,6 +147,7 @@ class SeverityRules:
         return cls(tuple(rules))
 
     def severity(self, kind: str, asset: str, default: Severity) -> Severity:
+        """The severity of `kind` for `asset` by the most specific matching rule, else `default`."""
         best: tuple[int, Severity] | None = None
         for prefix, rule_kind, severity in self.rules:
             if rule_kind != kind:

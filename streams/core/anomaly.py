@@ -33,6 +33,8 @@ _LOG_SMALLEST_TAIL = math.log(_SMALLEST_TAIL)
 
 @dataclass(frozen=True)
 class DetectorSettings:
+    """The detectors' hyperparameters: warm-up, threshold, window sizes, rest and quarantine."""
+
     warmup: int = 300
     threshold: float = 0.5
     window_size: int = 6400
@@ -48,6 +50,8 @@ class DetectorSettings:
 
 @dataclass(frozen=True)
 class Scored:
+    """The outcome of scoring one observation."""
+
     score: float  # as reported: below the threshold while resting after an onset
     is_anomaly: bool
     warming_up: bool
@@ -65,6 +69,7 @@ class FadingMoments:
         self.var = 0.0
 
     def update(self, value: float) -> None:
+        """Take one value into the mean and variance."""
         self.count += 1
         weight = max(1.0 / self.count, self.fading)
         delta = value - self.mean
@@ -73,6 +78,7 @@ class FadingMoments:
 
     @property
     def std(self) -> float:
+        """The standard deviation."""
         return math.sqrt(max(self.var, 0.0))
 
 
@@ -86,9 +92,11 @@ class ValueDeviation:
         self.highest = -math.inf
 
     def deviation(self, value: float) -> float:
+        """How far `value` lies from the mean, squashed into [0, 1)."""
         return 1.0 - math.exp(-self.sigmas(value) / 3.0)
 
     def sigmas(self, value: float) -> float:
+        """How many standard deviations `value` lies from the mean (0 before two values)."""
         if self.moments.count < 2:
             return 0.0
         spread = max(
@@ -105,6 +113,7 @@ class ValueDeviation:
         return value > self.highest + tolerance or value < self.lowest - tolerance
 
     def learn(self, value: float, quarantined: bool) -> None:
+        """Take the value into the range seen, and into the statistics unless quarantined."""
         if not quarantined:
             self.moments.update(value)
         self.lowest = min(self.lowest, value)
@@ -135,9 +144,11 @@ class DeviationLikelihood:
 
     @property
     def warming_up(self) -> bool:
+        """True until `warmup` deviations have been learned."""
         return self.seen < self.settings.warmup
 
     def smoothed(self, deviation: float) -> float:
+        """The mean of the last `smoothing` deviations, `deviation` included."""
         window = [*self.recent, deviation][-(self.recent.maxlen or 1) :]
         return sum(window) / len(window)
 
@@ -152,6 +163,7 @@ class DeviationLikelihood:
         return min(1.0, max(0.0, math.log(tail + _SMALLEST_TAIL) / _LOG_SMALLEST_TAIL))
 
     def learn(self, deviation: float, quarantined: bool) -> None:
+        """Take one deviation into the recent ones and, unless quarantined, into the usual ones."""
         self.recent.append(deviation)
         settled = self.seen >= self.settles_after
         if settled and not quarantined:
@@ -177,9 +189,11 @@ class LikelihoodDetector(base.AnomalyDetector):
 
     @property
     def warming_up(self) -> bool:
+        """True until `warmup` observations have been learned."""
         return self.likelihood.warming_up
 
     def score_one(self, x: dict[Hashable, Any]) -> float:
+        """The anomaly score in [0, 1] of the one value in `x`."""
         value = _only_value(x)
         if self.warming_up:
             score = 0.0
@@ -191,6 +205,7 @@ class LikelihoodDetector(base.AnomalyDetector):
         return score
 
     def learn_one(self, x: dict[Hashable, Any]) -> None:
+        """Learn the one value in `x`, scoring it first unless `score_one` just did."""
         value = _only_value(x)
         last = self._last_scored
         score = last[1] if last is not None and last[0] == value else self.score_one(x)
@@ -210,6 +225,7 @@ class Rest:
         self.since_onset = length
 
     def report(self, score: float) -> float:
+        """The score to report: resting after an onset, else `score` as it is."""
         if self.since_onset < self.length:
             self.since_onset += 1
             return min(score / 2.0, self.threshold * 0.98)
@@ -230,9 +246,11 @@ class SensorDetector:
 
     @property
     def warming_up(self) -> bool:
+        """True until `warmup` observations have been learned."""
         return self.learned < self.settings.warmup
 
     def observe(self, features: dict[str, float]) -> Scored:
+        """Score the observation's features, then learn them."""
         best, strongest, anomalous = 0.0, 0.0, False
         for name, value in features.items():
             detector = self._features.get(name)
@@ -274,6 +292,7 @@ class AssetDetector:
 
     @property
     def warming_up(self) -> bool:
+        """True until `warmup` rounds have been learned."""
         return self.likelihood.warming_up
 
     def observe(self, sensor: str, features: dict[str, float]) -> Scored | None:

@@ -55,6 +55,8 @@ class CalendarError(LinePulseError):
 
 
 class Period(BaseModel):
+    """A span of the working day, in the plant's local time."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     start: time
@@ -62,14 +64,20 @@ class Period(BaseModel):
 
 
 class Shift(Period):
+    """A named shift of the working day."""
+
     name: str = Field(min_length=1)
 
 
 class Break(Period):
+    """A break within the shifts, a planned stop."""
+
     name: str = "break"
 
 
 class LineCalendar(BaseModel):
+    """The shifts, breaks, working weekdays and holidays of a plant, line or station."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     shifts: list[Shift] = Field(min_length=1)
@@ -80,12 +88,16 @@ class LineCalendar(BaseModel):
 
 @dataclass(frozen=True)
 class ShiftSpan:
+    """One worked shift on the timeline, [start, end) in epoch ms."""
+
     name: str
     start: int
     end: int
 
 
 class ShiftCalendar(BaseModel):
+    """The shift calendar file: a time zone and a calendar per asset prefix."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     timezone: str = "UTC"
@@ -97,6 +109,7 @@ class ShiftCalendar(BaseModel):
         return known_timezone(value)
 
     def line_of(self, asset: str) -> LineCalendar | None:
+        """The calendar of the longest asset prefix that has one, else the `"*"` one."""
         parts = asset.split("/")
         for n in range(len(parts), 0, -1):
             found = self.lines.get("/".join(parts[:n]))
@@ -138,6 +151,7 @@ class ShiftCalendar(BaseModel):
         return sorted(spans, key=lambda span: span.start)
 
     def shift_at(self, asset: str, time_ms: int) -> ShiftSpan | None:
+        """The worked shift of the asset's line at `time_ms`, if any."""
         return next(iter(self.shifts(asset, time_ms, time_ms + 1)), None)
 
     def planned_stops(self, asset: str, start_ms: int, end_ms: int) -> list[PlannedStop]:
@@ -165,4 +179,5 @@ class ShiftCalendar(BaseModel):
 
 
 def load_calendar(path: Path) -> ShiftCalendar:
+    """The shift calendar at `path`, validated."""
     return load_yaml_model(path, ShiftCalendar, CalendarError, "the shift calendar")

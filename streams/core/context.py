@@ -106,6 +106,7 @@ class ContextBook:
         return known
 
     def at(self, asset: str, time_ms: int) -> ProductionContext:
+        """The production context of the asset at `time_ms`."""
         return ProductionContext(**self._known(asset, time_ms))
 
     def enrich(self, event: Any) -> Any:

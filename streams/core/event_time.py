@@ -10,6 +10,8 @@ from schemas.exceptions import InvalidEventError
 
 @dataclass(frozen=True)
 class TimeLimits:
+    """How far in the future and in the past an event time may lie."""
+
     max_future_ms: int = 300_000
     max_past_ms: int = 7 * 86_400_000
 

@@ -54,6 +54,7 @@ class StateCategories:
     microstop_max_s: float = 120.0
 
     def categorise(self, code: int, episode_s: float) -> tuple[Category, str]:
+        """The OEE category and loss name of a state lasting `episode_s` seconds."""
         family = state_family(code)
         name = family.name.lower()
         if family == State.UNSPECIFIED_STOP and episode_s <= self.microstop_max_s:
@@ -74,6 +75,8 @@ DEFAULT_CATEGORIES = StateCategories()
 
 @dataclass(frozen=True)
 class StateChange:
+    """The machine entered `state` at `time`."""
+
     time: int
     state: int
 
@@ -90,6 +93,8 @@ class Count:
 
 @dataclass(frozen=True)
 class PlannedStop:
+    """A planned stop over [start, end) and its reason."""
+
     start: int
     end: int
     reason: str
@@ -112,6 +117,7 @@ class OeeTotals:
 
     @property
     def total(self) -> int:
+        """Good and scrap parts."""
         return self.good + self.scrap
 
     def __add__(self, other: OeeTotals) -> OeeTotals:
@@ -135,6 +141,8 @@ class OeeTotals:
 
 @dataclass(frozen=True)
 class OeeRatios:
+    """Availability, performance, quality and OEE; None where undefined."""
+
     availability: float | None
     performance: float | None
     quality: float | None
@@ -161,6 +169,7 @@ def ratios(totals: OeeTotals) -> OeeRatios:
 
 
 def sum_totals(parts: Iterable[OeeTotals]) -> OeeTotals:
+    """The sum of the totals (empty totals for none)."""
     result = OeeTotals()
     for part in parts:
         result = result + part

@@ -119,6 +119,7 @@ class GroupPlans:
             return sorted(self._orders.keys() | self._stops.keys())
 
     def to_dict(self) -> dict[str, Any]:
+        """The plans as plain data, for snapshots."""
         with self._lock:
             return {
                 "changes_kept": self.changes_kept,
@@ -128,6 +129,7 @@ class GroupPlans:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GroupPlans:
+        """The plans of `to_dict`."""
         plans = cls(data["changes_kept"])
         for name, table in (("orders", plans._orders), ("stops", plans._stops)):
             for asset, rows in data[name].items():

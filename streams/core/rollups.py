@@ -30,12 +30,14 @@ class Span:
 
 
 def local_hour(time_ms: int, zone: ZoneInfo) -> Span:
+    """The local hour holding `time_ms`."""
     moment = datetime.fromtimestamp(time_ms / 1000, zone).replace(minute=0, second=0, microsecond=0)
     start = int(moment.timestamp() * 1000)
     return Span("1h", start, start + HOUR_MS)
 
 
 def local_day(time_ms: int, zone: ZoneInfo) -> Span:
+    """The local day holding `time_ms`."""
     day = datetime.fromtimestamp(time_ms / 1000, zone).date()
     start = datetime(day.year, day.month, day.day, tzinfo=zone)
     end = start + timedelta(days=1)  # 23 or 25 hours on a DST change
@@ -44,6 +46,8 @@ def local_day(time_ms: int, zone: ZoneInfo) -> Span:
 
 @dataclass
 class OpenRollup:
+    """A rollup still being summed: its span, its totals and how far its windows reach."""
+
     label: str
     start: int
     end: int | None
@@ -51,12 +55,15 @@ class OpenRollup:
     covered_until: int = 0
 
     def window(self, asset: str, provisional: bool) -> tuple[str, ClosedWindow]:
+        """The rollup as a (label, window) row, up to its windows' reach while it has no end."""
         end = self.end if self.end is not None else self.covered_until
         return self.label, ClosedWindow(asset, self.start, end, self.totals, provisional)
 
 
 @dataclass
 class MachineRollups:
+    """A machine's open hour, day and shift rollups."""
+
     asset: str
     open: dict[str, OpenRollup] = field(default_factory=dict)  # by kind: hour, day, shift
 
@@ -86,10 +93,12 @@ class MachineRollups:
         return rows
 
     def to_dict(self) -> dict[str, Any]:
+        """The open rollups as plain data, for snapshots."""
         return {kind: asdict(rollup) for kind, rollup in self.open.items()}
 
     @classmethod
     def from_dict(cls, asset: str, data: dict[str, Any]) -> MachineRollups:
+        """The rollups of `to_dict` for `asset`."""
         open_rollups = {}
         for kind, item in data.items():
             totals = OeeTotals(**item["totals"])

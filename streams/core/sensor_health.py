@@ -105,6 +105,7 @@ class SensorHealth:
 
 
 def out_of_range(value: float, spec: SensorSpec) -> bool:
+    """True if `value` lies outside the spec's expected range."""
     low, high = spec.expected_min, spec.expected_max
     return (low is not None and value < low) or (high is not None and value > high)
 
@@ -117,9 +118,11 @@ class SpecBook:
         self._lock = threading.Lock()
 
     def put(self, spec: SensorSpec) -> None:
+        """Keep `spec` as the latest of its sensor."""
         with self._lock:
             self._specs[(spec.asset, spec.sensor)] = spec
 
     def get(self, asset: str, sensor: str) -> SensorSpec | None:
+        """The latest spec of the asset's sensor, if one was declared."""
         with self._lock:
             return self._specs.get((asset, sensor))

@@ -68,11 +68,14 @@ class TooLateError(LinePulseError):
 
 
 def window_start(time_ms: int, window_ms: int) -> int:
+    """The start of the window of `window_ms` holding `time_ms`."""
     return time_ms - time_ms % window_ms
 
 
 @dataclass(frozen=True)
 class ClosedWindow:
+    """The OEE totals of one asset over [start, end), final or provisional."""
+
     asset: str
     start: int
     end: int
@@ -247,6 +250,7 @@ class MachineWindows:
         )
 
     def next_window_start(self) -> int | None:
+        """The start of the first window not closed yet; None before any event."""
         if self.closed_until is not None:
             return self.closed_until
         if self.first_time is None:
@@ -310,6 +314,7 @@ class MachineWindows:
         ]
 
     def to_dict(self) -> dict[str, Any]:
+        """What the machine holds, as plain data for snapshots."""
         return {
             "asset": self.asset,
             "window_ms": self.window_ms,
@@ -324,6 +329,7 @@ class MachineWindows:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MachineWindows:
+        """The machine windows of `to_dict`."""
         return cls(**data)
 
 
@@ -339,12 +345,14 @@ class PartitionClock:
     watermark: int | None = None
 
     def observe(self, event_time: int, arrival_ms: int) -> None:
+        """Take an event's time and arrival; the watermark follows the newest event time."""
         if self.max_event_time is None or event_time > self.max_event_time:
             self.max_event_time = event_time
         self.last_arrival_ms = arrival_ms
         self._raise_to(self.max_event_time - self.lateness_ms)
 
     def advance(self, now_ms: int) -> int | None:
+        """The watermark, moved on by the time the partition has been idle past `idle_ms`."""
         if self.max_event_time is None or self.last_arrival_ms is None:
             return self.watermark
         idle = now_ms - self.last_arrival_ms - self.idle_ms
@@ -366,6 +374,7 @@ class PartitionClock:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], lateness_ms: int, idle_ms: int) -> PartitionClock:
+        """The clock of `to_dict`, with the running worker's lateness and idle settings."""
         return cls(lateness_ms, idle_ms, **data)
 
 
