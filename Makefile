@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test test-unit lint bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# the pure core and the processors, no broker, no JDK: well under a minute
+test-unit: install
+	$(BIN)/pytest tests/unit
 
 bench: install
 	$(BIN)/python load/bench.py $(ARGS)

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streams.commands.score import LABEL_COLUMNS  # noqa: E402
 from streams.core.anomaly import AssetDetector, DetectorSettings, SensorDetector  # noqa: E402
-from streams.settings import WorkerSettings  # noqa: E402
+from streams.settings import AnomalySettings  # noqa: E402
 
 Scorer = Callable[[dict[str, float]], float]
-PRODUCTION = WorkerSettings().detector_settings()
+PRODUCTION = AnomalySettings().detector()
 
 # fixed in advance: a tail probability of 1e-5 for LinePulse's score (0.5) and about 3.5
 # sigma for the Gaussian tail scores (0.9995), 0.95 for HalfSpaceTrees

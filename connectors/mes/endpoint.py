@@ -25,6 +25,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from connectors.publisher import Publisher, PublishError
+from connectors.settings import MesSettings
 from schemas import topics
 from schemas.codec import decode_ingest, encode
 from schemas.events import (
@@ -44,7 +45,6 @@ from schemas.events import (
     now_ms,
 )
 from schemas.exceptions import InvalidEventError
-from streams.settings import MesSettings
 
 log = logging.getLogger(__name__)
 

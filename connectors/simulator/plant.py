@@ -13,6 +13,7 @@ import string
 from dataclasses import dataclass
 from typing import Literal
 
+from connectors.settings import SimulatorSettings
 from schemas.events import (
     IngestEvent,
     MachineState,
@@ -29,7 +30,6 @@ from schemas.events import (
 )
 from schemas.exceptions import LinePulseError
 from schemas.states import State
-from streams.settings import SimulatorSettings
 
 FaultKind = Literal["spike", "drift", "stuck", "silent"]
 _FAULT_KINDS = ("spike", "drift", "stuck", "silent")

@@ -46,9 +46,9 @@ async def run_through_devices(
     """Like `run_realtime`, but the machines' current and temperature go to simulated OPC UA
     and Modbus TCP servers, and LinePulse's connectors read them from there. Returns the
     number of events sent (directly or put on a device)."""
+    from connectors.loopback import free_port
     from connectors.run import run_connectors
     from connectors.simulator.devices import PlantDevices
-    from streams.commands.brokers import free_port
 
     devices = PlantDevices(simulator.machines, free_port(), free_port(), poll_s=step_s)
     await devices.start()

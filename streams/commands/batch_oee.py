@@ -23,7 +23,7 @@ from streams.core.calendar import ShiftCalendar
 from streams.core.oee import DEFAULT_CATEGORIES, OeeTotals, StateCategories
 from streams.core.plans import GroupPlans, is_group_plan
 from streams.core.windows import WINDOW_KINDS, MachineWindows, window_start
-from streams.settings import WorkerSettings, state_categories
+from streams.settings import OeeSettings
 
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
 
@@ -322,6 +322,6 @@ def run_batch(
         err.write(f"{path}:{number}: skipped: {reason}\n")
     if len(loaded.rejected) > 20:
         err.write(f"{path}: {len(loaded.rejected) - 20} more lines skipped\n")
-    categories = categories or state_categories(WorkerSettings())
+    categories = categories or OeeSettings().categories()
     rows = machine_rows(loaded, window, parse_time(start), parse_time(end), categories, calendar)
     return write_json_lines(rollup(rows, level), out)

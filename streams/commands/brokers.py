@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from connectors.loopback import free_port
 from schemas.exceptions import LinePulseError
 
 KAFKA_VERSION = "4.1.1"
@@ -28,13 +29,6 @@ KAFKA_VERSION = "4.1.1"
 
 class BrokerError(LinePulseError):
     """A local broker could not be fetched, started or reached."""
-
-
-def free_port() -> int:
-    """A TCP port on loopback that is free now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(

@@ -16,8 +16,10 @@ from schemas.exceptions import LinePulseError
 from streams.commands.cliargs import settings_from_args
 from streams.commands.cliparser import build_parser
 from streams.settings import (
+    AnomalySettings,
     KafkaSettings,
     MesSettings,
+    OeeSettings,
     PublisherSettings,
     SimulatorSettings,
     StoreSettings,
@@ -155,17 +157,16 @@ def _query(args: argparse.Namespace) -> int:
 def _oee(args: argparse.Namespace) -> int:
     from streams.commands.batch_oee import run_batch
     from streams.core.calendar import load_calendar
-    from streams.settings import state_categories
 
-    worker = settings_from_args(WorkerSettings, args)
-    calendar = load_calendar(worker.shift_calendar) if worker.shift_calendar else None
+    oee = settings_from_args(OeeSettings, args)
+    calendar = load_calendar(oee.shift_calendar) if oee.shift_calendar else None
     run_batch(
         args.events,
         args.window,
         args.by,
         getattr(args, "from"),
         args.to,
-        categories=state_categories(worker),
+        categories=oee.categories(),
         calendar=calendar,
     )
     return 0
@@ -174,7 +175,7 @@ def _oee(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from streams.commands.score import run_score
 
-    worker = settings_from_args(WorkerSettings, args)
+    anomaly = settings_from_args(AnomalySettings, args)
     columns = [c.strip() for c in args.value_columns.split(",")] if args.value_columns else None
     rows = run_score(
         args.input,
@@ -182,8 +183,8 @@ def _score(args: argparse.Namespace) -> int:
         args.timestamp_column,
         columns,
         args.sep,
-        settings=worker.detector_settings(),
-        per_asset=worker.anomaly_scope == "asset",
+        settings=anomaly.detector(),
+        per_asset=anomaly.scope == "asset",
     )
     print(f"wrote {rows} scores to {args.out}", file=sys.stderr)
     return 0

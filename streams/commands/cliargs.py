@@ -1,4 +1,9 @@
-"""Command-line flags generated from settings classes: every field is a flag and an env var."""
+"""Command-line flags generated from settings classes: every field is a flag and an env var.
+
+A flag is its env var without `LINEPULSE_` (`--oee-window-s` is LINEPULSE_OEE_WINDOW_S); the
+connectors' own settings drop their prefix too (`--spool-dir`, `--host`, `--plant`). Settings
+nested in another (the worker's `oee`, `anomaly`, ...) get their own group of flags.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,34 @@ from pydantic_settings import BaseSettings
 
 S = TypeVar("S", bound=BaseSettings)
 
-FLAG_PREFIXES = {"KafkaSettings": "kafka-"}
+PREFIX = "LINEPULSE_"
+SHORT_FLAGS = frozenset({"MesSettings", "PublisherSettings", "SimulatorSettings"})
 
 
-def _env_name(cls: type[BaseSettings], field: str) -> str:
+def env_name(cls: type[BaseSettings], field: str) -> str:
+    """The env var of a settings field (its alias, where it has one)."""
+    alias = cls.model_fields[field].validation_alias
+    if isinstance(alias, str):
+        return alias
     return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+
+def _flag(cls: type[BaseSettings], field: str) -> str:
+    env = env_name(cls, field)
+    strip = str(cls.model_config.get("env_prefix", PREFIX)).upper()
+    if cls.__name__ not in SHORT_FLAGS or not env.startswith(strip):
+        strip = PREFIX
+    return "--" + env.removeprefix(strip).lower().replace("_", "-")
+
+
+def nested_settings(cls: type[BaseSettings]) -> dict[str, type[BaseSettings]]:
+    """The fields of `cls` that are settings classes of their own."""
+    found = {}
+    for name, info in cls.model_fields.items():
+        kind = info.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseSettings):
+            found[name] = kind
+    return found
 
 
 def add_settings_flags(
@@ -23,16 +51,20 @@ def add_settings_flags(
     skip: tuple[str, ...] = (),
     only: tuple[str, ...] | None = None,
 ) -> None:
+    """A flag for every field of `cls` (and of the settings nested in it)."""
     group = parser.add_argument_group(cls.__name__.removesuffix("Settings").lower() + " settings")
-    prefix = FLAG_PREFIXES.get(cls.__name__, "")
+    nested = nested_settings(cls)
     for name, info in cls.model_fields.items():
         if name in skip or (only is not None and name not in only):
             continue
+        if name in nested:
+            add_settings_flags(parser, nested[name])
+            continue
         default = info.default
         shown = "unset" if default is None else default
-        help_text = f"{info.description or name} (default: {shown}) [env: {_env_name(cls, name)}]"
+        help_text = f"{info.description or name} (default: {shown}) [env: {env_name(cls, name)}]"
         group.add_argument(
-            f"--{prefix}{name.replace('_', '-')}",
+            _flag(cls, name),
             dest=f"{cls.__name__}.{name}",
             default=None,
             metavar=name.upper(),
@@ -42,11 +74,13 @@ def add_settings_flags(
 
 def settings_from_args(cls: type[S], args: argparse.Namespace, **overrides: Any) -> S:
     """Flags given on the command line win over env vars, which win over defaults."""
-    values = {
+    values: dict[str, Any] = {
         key.split(".", 1)[1]: value
         for key, value in vars(args).items()
         if key.startswith(f"{cls.__name__}.") and value is not None
     }
+    for name, nested in nested_settings(cls).items():
+        values[name] = settings_from_args(nested, args)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return cls(**values)
 

@@ -9,8 +9,10 @@ from pydantic_settings import BaseSettings
 
 from streams.commands.cliargs import add_env_flag, add_settings_flags
 from streams.settings import (
+    AnomalySettings,
     KafkaSettings,
     MesSettings,
+    OeeSettings,
     PublisherSettings,
     SimulatorSettings,
     StoreSettings,
@@ -135,12 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     oee.add_argument("--events", type=Path, required=True, help="JSONL file, one event a line")
     add_settings_flags(
         oee,
-        WorkerSettings,
+        OeeSettings,
         only=(
-            "oee_microstop_max_s",
-            "oee_availability_loss_states",
-            "oee_performance_loss_states",
-            "oee_excluded_states",
+            "microstop_max_s",
+            "availability_loss_states",
+            "performance_loss_states",
+            "excluded_states",
+            "shift_calendar",
         ),
     )
     add_env_flag(oee, "--from", "LINEPULSE_OEE_FROM", str, None, "first window start (ISO-8601)")
@@ -186,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         "timestamp and label columns such as anomaly or changepoint)",
     )
     add_env_flag(score, "--sep", "LINEPULSE_SCORE_SEP", str, ",", "field separator")
-    add_settings_flags(score, WorkerSettings)
+    add_settings_flags(score, AnomalySettings)
 
     export = commands.add_parser("export", help="a table (or a time range) to a Parquet file")
     export.add_argument("--table", required=True, help="e.g. oee_windows, sensor_seconds, alerts")

@@ -21,9 +21,10 @@ from connectors.simulator.run import run_through_devices
 from connectors.topics import consumer_lag, ensure_topics
 from schemas import topics
 from streams.commands.brokers import RunningBroker, free_port, start_tansu
-from streams.commands.query_client import query_worker, running_owner
+from streams.commands.query_client import query_worker
 from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings
 from streams.store.clickhouse import StoreError, open_store
+from streams.store.owner import running_owner
 
 DEMO_FAULTS = ("spike:m1:50:8", "drift:m2:70", "stuck:m3:60:60", "silent:m4:90:40")
 

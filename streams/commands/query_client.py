@@ -5,40 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 from streams.settings import StoreSettings, WorkerSettings
 from streams.store.clickhouse import StoreError, open_store, output_format
+from streams.store.owner import running_owner
 from streams.store.readonly import QueryLimits, ReadOnlyQueries, one_line
 
-OWNER_FILE = "worker.json"
 ANSWER_MARGIN_S = 15.0  # beyond the query time limit, for the worker to send the answer
-
-
-def write_owner(data_dir: Path, host: str, port: int) -> None:
-    """Record this process as the worker that owns the store, and where it answers."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port}))
-
-
-def remove_owner(data_dir: Path) -> None:
-    """Forget the store's owner."""
-    with contextlib.suppress(FileNotFoundError):
-        (data_dir / OWNER_FILE).unlink()
-
-
-def running_owner(data_dir: Path) -> dict[str, Any] | None:
-    """The owner record of the store if its process is alive, else None."""
-    try:
-        owner = json.loads((data_dir / OWNER_FILE).read_text())
-        os.kill(int(owner["pid"]), 0)
-    except (FileNotFoundError, ValueError, KeyError, ProcessLookupError, PermissionError):
-        return None
-    return dict(owner)
 
 
 def query_worker(

@@ -13,7 +13,7 @@ import polars as pl
 
 from schemas.exceptions import LinePulseError
 from streams.core.anomaly import AssetDetector, DetectorSettings, SensorDetector
-from streams.settings import WorkerSettings
+from streams.settings import AnomalySettings
 
 LABEL_COLUMNS = frozenset({"anomaly", "anomalies", "changepoint", "label", "labels", "is_anomaly"})
 
@@ -94,7 +94,7 @@ def run_score(
         writer.writerow(["timestamp", "score"])
         for stamp, score in zip(
             frame[timestamp].cast(pl.Utf8),
-            score_rows(frame, columns, settings or WorkerSettings().detector_settings(), per_asset),
+            score_rows(frame, columns, settings or AnomalySettings().detector(), per_asset),
             strict=True,
         ):
             writer.writerow([stamp, f"{score:.9f}"])

@@ -22,7 +22,7 @@ from schemas.events import (
     WorkOrderEnded,
     WorkOrderStarted,
 )
-from streams.core.windows import insert_sorted
+from streams.core.timeline import insert_sorted
 
 GROUP_PLAN_KINDS = frozenset(
     {

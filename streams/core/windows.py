@@ -8,7 +8,6 @@ sent on a machine's station, line or plant are not buffered here: they live in a
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +34,7 @@ from streams.core.oee import (
     counter_deltas,
     window_totals,
 )
+from streams.core.timeline import insert_sorted, keep_from, latest_at, stop_intervals
 
 if TYPE_CHECKING:
     from streams.core.plans import GroupPlans, GroupRows
@@ -81,44 +81,6 @@ class ClosedWindow:
     end: int
     totals: OeeTotals
     provisional: bool
-
-
-def _row_key(row: list[Any]) -> tuple[int, str]:
-    return row[0], str(row[-1])
-
-
-def insert_sorted(rows: list[list[Any]], row: list[Any]) -> None:
-    """Keep rows ordered by time, ties by their last column (the event id), so that the
-    order events arrive in never changes the result."""
-    bisect.insort_right(rows, row, key=_row_key)
-
-
-def _latest_at(rows: list[list[Any]], time_ms: int) -> list[Any] | None:
-    """The last row at or before `time_ms` (rows sorted as insert_sorted keeps them)."""
-    index = bisect.bisect_right(rows, (time_ms, "\uffff"), key=_row_key) - 1
-    return rows[index] if index >= 0 else None
-
-
-def stop_intervals(rows: list[list[Any]], until: int) -> list[PlannedStop]:
-    """Planned stops from [time, reason, started 1|0, id] rows; one still open runs to `until`."""
-    open_since: dict[str, int] = {}
-    intervals = []
-    for t, reason, started, _ in rows:
-        if started:
-            open_since.setdefault(reason, t)
-        elif reason in open_since:
-            intervals.append(PlannedStop(open_since.pop(reason), t, reason))
-    intervals.extend(PlannedStop(t, max(until, t), r) for r, t in open_since.items())
-    return intervals
-
-
-def _keep_from(rows: list[list[Any]], cut: int, keep_last_before: bool) -> list[list[Any]]:
-    later = [r for r in rows if r[0] >= cut]
-    if keep_last_before:
-        earlier = [r for r in rows if r[0] < cut]
-        if earlier:
-            return [earlier[-1], *later]
-    return later
 
 
 @dataclass
@@ -179,10 +141,10 @@ class MachineWindows:
     def _cycle_time_at(self, time_ms: int, above: Sequence[GroupRows] = ()) -> float | None:
         """The machine's own work order if it has a work-order event at or before the time,
         else the most specific group's above it that has one (station, line, plant)."""
-        row = _latest_at(self.orders, time_ms)
+        row = latest_at(self.orders, time_ms)
         if row is None:
             for group in above:
-                row = _latest_at(group.orders, time_ms)
+                row = latest_at(group.orders, time_ms)
                 if row is not None:
                     break
         return row[1] if row is not None else None
@@ -300,11 +262,11 @@ class MachineWindows:
 
     def _forget_before(self, cut: int) -> None:
         self.closed_until = cut
-        self.states = _keep_from(self.states, cut, keep_last_before=True)
-        self.counts = _keep_from(self.counts, cut, keep_last_before=False)
-        self.orders = _keep_from(self.orders, cut, keep_last_before=True)
+        self.states = keep_from(self.states, cut, keep_last_before=True)
+        self.counts = keep_from(self.counts, cut, keep_last_before=False)
+        self.orders = keep_from(self.orders, cut, keep_last_before=True)
         self.counters = {
-            name: _keep_from(rows, cut, keep_last_before=True)
+            name: keep_from(rows, cut, keep_last_before=True)
             for name, rows in self.counters.items()
         }
         still_open = self._planned_stops(cut)

@@ -36,7 +36,7 @@ from streams.core.windows import (
 from streams.processors.acceptance import accept
 from streams.processors.oee_results import low_oee_message, oee_result, window_label
 from streams.processors.protocol import Message, Outputs, Snapshot, processing_error
-from streams.settings import WorkerSettings, state_categories
+from streams.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 INPUTS = (topics.MACHINE_EVENTS, topics.MES_EVENTS)
@@ -60,18 +60,19 @@ class OeeConfig:
     @classmethod
     def from_settings(cls, settings: WorkerSettings) -> OeeConfig:
         """The configuration of a worker's settings."""
-        calendar = load_calendar(settings.shift_calendar) if settings.shift_calendar else None
+        oee = settings.oee
+        calendar = load_calendar(oee.shift_calendar) if oee.shift_calendar else None
         return cls(
-            window_ms=settings.oee_window_s * 1000,
-            categories=state_categories(settings),
-            lateness_ms=int(settings.allowed_lateness_s * 1000),
-            idle_ms=int(settings.idle_timeout_s * 1000),
-            provisional_ms=int(settings.provisional_every_s * 1000),
+            window_ms=oee.window_s * 1000,
+            categories=oee.categories(),
+            lateness_ms=int(oee.allowed_lateness_s * 1000),
+            idle_ms=int(oee.idle_timeout_s * 1000),
+            provisional_ms=int(oee.provisional_every_s * 1000),
             limits=settings.time_limits(),
-            oee_target=settings.oee_target,
-            machine_down_after_s=settings.machine_down_after_s,
+            oee_target=oee.target,
+            machine_down_after_s=oee.machine_down_after_s,
             calendar=calendar,
-            timezone=calendar.timezone if calendar else settings.plant_timezone,
+            timezone=calendar.timezone if calendar else oee.plant_timezone,
         )
 
 

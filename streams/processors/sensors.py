@@ -82,16 +82,13 @@ class SensorConfig:
     def from_settings(cls, settings: WorkerSettings) -> SensorConfig:
         """The configuration of a worker's settings."""
         return cls(
-            detector=settings.detector_settings(),
-            per_asset=settings.anomaly_scope == "asset",
+            detector=settings.anomaly.detector(),
+            per_asset=settings.anomaly.scope == "asset",
             limits=settings.time_limits(),
-            raise_after=settings.alert_raise_after,
-            clear_after=settings.alert_clear_after,
-            health=HealthRules(
-                stuck_after_s=settings.quality_stuck_after_s,
-                silent_after_intervals=settings.quality_silent_after_intervals,
-            ),
-            checkpoint_ms=int(settings.anomaly_checkpoint_s * 1000),
+            raise_after=settings.alerts.raise_after,
+            clear_after=settings.alerts.clear_after,
+            health=settings.quality.rules(),
+            checkpoint_ms=int(settings.anomaly.checkpoint_s * 1000),
         )
 
 

@@ -12,8 +12,6 @@ import faust
 from faust.types import TP
 from mode import Service
 
-from streams.commands.query_client import remove_owner, write_owner
-from streams.core.alerts import SeverityRules
 from streams.core.context import ContextBook
 from streams.core.plans import GroupPlans
 from streams.core.sensor_health import SpecBook
@@ -21,6 +19,7 @@ from streams.logs import keep_only_json_handlers
 from streams.processors.oee import OeeConfig, OeeProcessor
 from streams.processors.sensors import SensorConfig, SensorProcessor
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
+from streams.store.owner import remove_owner, write_owner
 from streams.worker import oee_agent, sensor_agent, sink_agent
 from streams.worker.app import create_app, open_worker_store
 from streams.worker.feeds import context_feed, spec_feed
@@ -51,7 +50,7 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
     query_token(worker)  # refused before any Kafka client opens: beyond loopback it needs one
     app = create_app(kafka, worker, store)
     books, counters, readiness = Books(), Counters(), Readiness()
-    outbox = Outbox(app, SeverityRules.parse(worker.alert_severity), counters)
+    outbox = Outbox(app, worker.alerts.severities(), counters)
     progress = InputProgress(
         EndOffsets(kafka.confluent_config()), StartPositions(_position_in(app))
     )

@@ -32,7 +32,7 @@ def register(
         """Per-machine OEE over tumbling event-time windows."""
         await shell.run(stream, worker.batch_events, worker.batch_s)
 
-    @app.timer(worker.tick_interval_s, on_leader=True)
+    @app.timer(worker.oee.tick_interval_s, on_leader=True)
     async def send_window_ticks() -> None:
         tick = orjson.dumps({"time": now_ms()})
         for partition in range(kafka.partitions):

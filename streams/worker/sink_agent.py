@@ -49,7 +49,7 @@ def register(
         sink = Sink(
             await readiness.opened_store(), context, worker.time_limits(), on_retry=unreachable
         )
-        async for batch in stream.take_events(worker.sink_batch_rows, within=worker.sink_batch_s):
+        async for batch in stream.take_events(worker.sink.batch_rows, within=worker.sink.batch_s):
             await readiness.wait_context()
             messages = [message_of(event) for event in batch]
             for message in messages:

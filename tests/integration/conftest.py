@@ -20,7 +20,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from connectors.topics import ensure_topics
 from streams.commands.brokers import KafkaBroker, free_port
-from streams.commands.query_client import query_worker, running_owner
+from streams.commands.query_client import query_worker
+from streams.store.owner import running_owner
 
 PARTITIONS = 2
 

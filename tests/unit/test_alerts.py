@@ -92,7 +92,7 @@ def test_a_severity_rule_that_cannot_work_is_refused_with_the_format():
     import pytest
     from pydantic import ValidationError
 
-    from streams.settings import WorkerSettings
+    from streams.settings import AlertSettings
 
     with pytest.raises(ValidationError, match=r"\[asset:\]kind=severity"):
-        WorkerSettings(alert_severity="anomaly=urgent")
+        AlertSettings(severity="anomaly=urgent")

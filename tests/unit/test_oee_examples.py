@@ -10,7 +10,7 @@ import pytest
 from schemas.states import State
 from streams.commands.batch_oee import run_batch
 from streams.core.oee import Count, StateChange, ratios, window_totals
-from streams.settings import WorkerSettings, state_categories
+from streams.settings import OeeSettings
 
 T0 = "2026-01-05T06:00:00Z"
 T0_MS = 1_767_592_800_000
@@ -86,7 +86,7 @@ def test_tpm_route_to_world_class_performance_example():
     minutes, 115 min unplanned stops and 12 min changeovers (both availability losses in this
     book), standard cycle 3 min, 203 cycles -> availability 86.0 %, performance 77.7 %
     (the book truncates 77.78 %)."""
-    categories = state_categories(WorkerSettings(oee_availability_loss_states="100000"))
+    categories = OeeSettings(availability_loss_states="100000").categories()
     assert State.CHANGEOVER not in categories.performance_loss
     states = [
         StateChange(0, State.PRODUCING),
@@ -147,13 +147,13 @@ def test_bad_lines_are_reported_with_their_number_and_skipped(tmp_path):
 
 
 def test_state_categories_and_microstop_limit_come_from_settings():
-    settings = WorkerSettings(
-        oee_excluded_states="210000", oee_microstop_max_s=30, oee_performance_loss_states="180000"
+    settings = OeeSettings(
+        excluded_states="210000", microstop_max_s=30, performance_loss_states="180000"
     )
-    categories = state_categories(settings)
+    categories = settings.categories()
     assert categories.categorise(210000, 600) == ("excluded", "preventive_maintenance")
     assert categories.categorise(180123, 600) == ("performance_loss", "equipment_failure")
     assert categories.categorise(40000, 45)[0] == "availability_loss"
     assert categories.categorise(40000, 25) == ("performance_loss", "microstop")
     with pytest.raises(ValueError, match="comma-separated codes"):
-        state_categories(WorkerSettings(oee_excluded_states="maintenance"))
+        OeeSettings(excluded_states="maintenance").categories()
