@@ -244,6 +244,7 @@ CHATTY_LIBRARIES = ("asyncua", "pymodbus")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the `linepulse` command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for chatty in CHATTY_LIBRARIES:  # their INFO lines are per session and per request

@@ -19,13 +19,34 @@ from streams.settings import (
     WorkerSettings,
 )
 
+Commands = argparse._SubParsersAction  # what add_subparsers returns
+
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every `linepulse` command, its flags and their env vars."""
     parser = argparse.ArgumentParser(
         prog="linepulse", description="Live OEE and anomaly alerts for automotive plants."
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
+    _add_demo(commands)
+    _add_worker(commands)
+    _add_simulate(commands)
+    _add_connect(commands)
+    _add_opcua(commands)
+    _add_mes(commands)
+    _add_topics(commands)
+    _add_query(commands)
+    _add_oee(commands)
+    _add_score(commands)
+    _add_export(commands)
+    _add_db(commands)
+    _add_broker(commands)
+    return parser
+
+
+def _add_demo(commands: Commands) -> None:
+    """`linepulse demo`: the demo."""
     demo = commands.add_parser(
         "demo", help="simulated plant -> Kafka -> worker -> ClickHouse, live"
     )
@@ -54,11 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     for cls in demo_settings:
         add_settings_flags(demo, cls)
 
+
+def _add_worker(commands: Commands) -> None:
+    """`linepulse worker`: the worker."""
     worker = commands.add_parser("worker", help="run the stream processors and the sink")
     worker_settings: tuple[type[BaseSettings], ...] = (KafkaSettings, WorkerSettings, StoreSettings)
     for settings_cls in worker_settings:
         add_settings_flags(worker, settings_cls)
 
+
+def _add_simulate(commands: Commands) -> None:
+    """`linepulse simulate`: the simulator."""
     simulate = commands.add_parser("simulate", help="publish a simulated plant to Kafka")
     add_env_flag(
         simulate,
@@ -71,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     for cls in (KafkaSettings, SimulatorSettings, PublisherSettings):
         add_settings_flags(simulate, cls)
 
+
+def _add_connect(commands: Commands) -> None:
+    """`linepulse connect`: the connectors."""
     connect = commands.add_parser(
         "connect", help="run the configured connectors (Modbus TCP, OPC UA)"
     )
@@ -94,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings_flags(connect, KafkaSettings)
     add_settings_flags(connect, PublisherSettings)
 
+
+def _add_opcua(commands: Commands) -> None:
+    """`linepulse opcua`: the OPC UA tools."""
     opcua = commands.add_parser("opcua", help="OPC UA tools")
     opcua_commands = opcua.add_subparsers(dest="opcua_command", required=True)
     browse = opcua_commands.add_parser(
@@ -107,14 +140,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     browse.add_argument("--output", "-o", type=Path, default=None, help="file (default: stdout)")
 
+
+def _add_mes(commands: Commands) -> None:
+    """`linepulse mes`: the MES endpoint."""
     mes = commands.add_parser("mes", help="serve the MES endpoint (HTTP JSON events to Kafka)")
     add_settings_flags(mes, MesSettings)
     add_settings_flags(mes, KafkaSettings)
     add_settings_flags(mes, PublisherSettings)
 
+
+def _add_topics(commands: Commands) -> None:
+    """`linepulse topics`: topic creation."""
     topics = commands.add_parser("topics", help="create LinePulse's topics on the broker")
     add_settings_flags(topics, KafkaSettings)
 
+
+def _add_query(commands: Commands) -> None:
+    """`linepulse query`: queries."""
     query = commands.add_parser("query", help="run SQL on the store (also while a demo runs)")
     query.add_argument("sql", help="the SQL statement")
     add_env_flag(
@@ -131,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_settings_flags(query, StoreSettings)
 
+
+def _add_oee(commands: Commands) -> None:
+    """`linepulse oee`: batch OEE."""
     oee = commands.add_parser(
         "oee", help="OEE from a JSONL file of events (the same contracts as on the topics)"
     )
@@ -166,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("machine", "line", "plant"),
     )
 
+
+def _add_score(commands: Commands) -> None:
+    """`linepulse score`: scoring a CSV."""
     score = commands.add_parser(
         "score", help="run the streaming anomaly detector over a CSV, row by row"
     )
@@ -191,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_env_flag(score, "--sep", "LINEPULSE_SCORE_SEP", str, ",", "field separator")
     add_settings_flags(score, AnomalySettings)
 
+
+def _add_export(commands: Commands) -> None:
+    """`linepulse export`: export."""
     export = commands.add_parser("export", help="a table (or a time range) to a Parquet file")
     export.add_argument("--table", required=True, help="e.g. oee_windows, sensor_seconds, alerts")
     export.add_argument("--from", dest="start", default=None, help="ISO-8601 start (inclusive)")
@@ -198,11 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("out", type=Path, help="the Parquet file to write")
     add_settings_flags(export, StoreSettings)
 
+
+def _add_db(commands: Commands) -> None:
+    """`linepulse db`: schema management."""
     db = commands.add_parser("db", help="manage the ClickHouse schema")
     db.add_argument("action", choices=("migrate", "version"))
     add_settings_flags(db, StoreSettings)
 
+
+def _add_broker(commands: Commands) -> None:
+    """`linepulse broker`: the local brokers."""
     broker = commands.add_parser("broker", help="run a local broker in the foreground")
     broker.add_argument("kind", choices=("kafka", "tansu", "fetch"))
     add_env_flag(broker, "--port", "LINEPULSE_BROKER_PORT", int, 9092, "listener port")
-    return parser

@@ -42,21 +42,33 @@ class StoreError(LinePulseError):
 
 
 class Store(Protocol):
-    def execute(self, sql: str) -> None: ...
+    """What LinePulse needs of ClickHouse: statements, queries, row inserts."""
 
-    def query_bytes(self, sql: str, fmt: str = "JSONEachRow") -> bytes: ...
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing."""
+        ...
 
-    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None: ...
+    def query_bytes(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
+        """The result of a query in the format `fmt`."""
+        ...
 
-    def close(self) -> None: ...
+    def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert rows (dicts by column name) into `table`."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection or the engine."""
+        ...
 
 
 def query_rows(store: Store, sql: str) -> list[dict[str, Any]]:
+    """The rows of a query as dicts."""
     raw = store.query_bytes(sql, "JSONEachRow")
     return [orjson.loads(line) for line in raw.splitlines() if line.strip()]
 
 
 def output_format(name: str) -> str:
+    """ClickHouse's format name for one of `linepulse query`'s formats."""
     try:
         return _FORMATS[name]
     except KeyError:
@@ -95,16 +107,20 @@ class EmbeddedStore:
         return bytes(result.bytes()) if result is not None else b""
 
     def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing."""
         self._run(sql)
 
     def query_bytes(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
+        """The result of a query in the format `fmt`."""
         return self._run(sql, fmt)
 
     def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert rows (dicts by column name) into `table`."""
         if rows:
             self._run(f"INSERT INTO {table} FORMAT JSONEachRow\n" + _json_rows(rows).decode())
 
     def close(self) -> None:
+        """Close the connection or the engine."""
         with self._lock:
             self._session.close()
 
@@ -127,20 +143,24 @@ class ServerStore:
             )
 
     def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing."""
         with _server_errors("ClickHouse refused"):
             self._client.command(sql)
 
     def query_bytes(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
+        """The result of a query in the format `fmt`."""
         with _server_errors("ClickHouse refused"):
             return bytes(self._client.raw_query(sql, fmt=fmt))
 
     def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert rows (dicts by column name) into `table`."""
         if not rows:
             return
         with _server_errors(f"ClickHouse refused the insert into {table}"):
             self._client.raw_insert(table, insert_block=_json_rows(rows), fmt="JSONEachRow")
 
     def close(self) -> None:
+        """Close the connection or the engine."""
         self._client.close()
 
 
@@ -182,12 +202,14 @@ def until_reachable(
 
 
 def open_store(settings: StoreSettings) -> Store:
+    """The configured store: a ClickHouse server, else the embedded engine."""
     if settings.clickhouse_url:
         return ServerStore(settings)
     return EmbeddedStore(settings.chdb_path)
 
 
 def migration_files() -> list[tuple[int, str, str]]:
+    """The shipped migrations as (version, name, SQL), in order."""
     files = []
     for entry in resources.files("schemas").joinpath("migrations").iterdir():
         match = re.match(r"^(\d+)_(.+)\.sql$", entry.name)
@@ -197,6 +219,7 @@ def migration_files() -> list[tuple[int, str, str]]:
 
 
 def sql_statements(sql: str) -> list[str]:
+    """The statements of a migration file, comments left out."""
     without_comments = "\n".join(
         line for line in sql.splitlines() if not line.strip().startswith("--")
     )
@@ -204,6 +227,7 @@ def sql_statements(sql: str) -> list[str]:
 
 
 def latest_schema_version() -> int:
+    """The newest migration this LinePulse ships."""
     return max(version for version, _, _ in migration_files())
 
 
@@ -254,6 +278,7 @@ def apply_retention(store: Store, settings: StoreSettings) -> list[str]:
 
 
 def schema_version(store: Store) -> int:
+    """The newest migration applied to the store (0 for none)."""
     try:
         rows = query_rows(store, f"SELECT max(version) AS v FROM {DATABASE}.schema_migrations")
     except StoreError:

@@ -33,6 +33,7 @@ def row_identity(table: str, row: Row) -> RowIdentity:
 
 
 def quote(text: object) -> str:
+    """A ClickHouse string literal."""
     escaped = str(text).replace("\\", "\\\\").replace("'", "\\'")
     return f"'{escaped}'"
 
@@ -42,6 +43,7 @@ def _in_list(values: Iterable[object]) -> str:
 
 
 def lookup_sql(table: str, rows: list[Row]) -> str:
+    """The query that finds which of `rows` `table` already holds."""
     shape = SHAPES[table]
     identities = [row_identity(table, row) for row in rows]
     times = [ms for _, ms in identities]
@@ -100,4 +102,5 @@ class ReplayGuard:
 
     @property
     def suspects(self) -> frozenset[TopicPartition]:
+        """The partitions whose messages are still looked up before inserting."""
         return frozenset(self._suspect)

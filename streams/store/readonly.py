@@ -116,6 +116,8 @@ class QueryTimeout(StoreError):
 
 
 class Token(NamedTuple):
+    """A piece of the formatted statement."""
+
     kind: str  # word, quoted (an identifier in quotes, unquoted here), string, punct
     text: str
 
@@ -225,10 +227,12 @@ def settings_clause(limits: QueryLimits) -> str:
 
 
 def with_limits(canonical: str, limits: QueryLimits) -> str:
+    """The statement with the read-only, time and size limits."""
     return canonical + settings_clause(limits)
 
 
 def clickhouse_message(error: StoreError) -> str:
+    """ClickHouse's message of an error, on one line."""
     return one_line(_IN_SCOPE.sub("", str(error).removeprefix("ClickHouse refused: ")))
 
 
@@ -262,6 +266,7 @@ class ReadOnlyQueries:
         self._refused: frozenset[str] | None = None
 
     def refused(self, store: Store) -> frozenset[str]:
+        """Why the statement is refused, or None when it may run."""
         if self._refused is None:
             try:
                 rows = query_rows(store, "SELECT name FROM system.table_functions")
@@ -287,6 +292,7 @@ class ReadOnlyQueries:
         return raw.decode()
 
     def run(self, store: Store, sql: str, fmt: str) -> bytes:
+        """Run a query read-only, or raise why it cannot."""
         canonical = self.canonical(store, sql)
         check_statement(canonical, self.refused(store))
         try:

@@ -107,6 +107,8 @@ def store_table(
 
 @dataclass
 class BatchResult:
+    """What a batch write did: rows stored, messages refused, rows ClickHouse refused."""
+
     rows: int
     undecodable: dict[int, InvalidEventError]
     refused: dict[int, str]

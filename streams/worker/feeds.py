@@ -53,9 +53,11 @@ class TopicFeed:
         self._thread = threading.Thread(target=self._run, name=f"feed-{topic}", daemon=True)
 
     def start(self) -> None:
+        """Start reading in a thread of its own."""
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop reading and close the consumer."""
         self._stop.set()
         self._thread.join(timeout=10)
 
@@ -120,6 +122,7 @@ def context_feed(
     """The MES topic into the production context and the plans sent on group assets."""
 
     def apply(value: bytes) -> bool:
+        """Apply one message; whether it was used."""
         try:
             event = decode_mes(value)
         except InvalidEventError:
@@ -131,7 +134,10 @@ def context_feed(
 
 
 def spec_feed(book: SpecBook, kafka_config: dict[str, Any]) -> TopicFeed:
+    """The sensor-spec topic into the spec book."""
+
     def apply(value: bytes) -> bool:
+        """Apply one message; whether it was used."""
         try:
             event = decode_any(value)
         except InvalidEventError:

@@ -56,6 +56,7 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
     )
 
     def shell(name: str, processor: Any, table: str) -> ProcessorAgent:
+        """The agent shell of a processor, with its snapshot table."""
         snapshots = PartitionSnapshots(ChangelogTable(app, table, kafka))
         return ProcessorAgent(name, processor, snapshots, outbox, progress, readiness)
 
@@ -81,6 +82,7 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
 
 def _position_in(app: faust.App) -> Any:
     async def position(tp: TP) -> int | None:
+        """The consumer's position in a partition."""
         found: int | None = await app.consumer.position(tp)
         return found
 
@@ -95,11 +97,13 @@ def _follow_assignment(
 
     @app.on_partitions_assigned.connect
     def find_start_positions(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Look up where reading of the newly assigned inputs begins."""
         assigned: set[TP] = args[0]
         progress.starts.reset(tp for tp in assigned if tp.topic in inputs)
 
     @app.on_partitions_revoked.connect
     def forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Drop the processors' state of revoked partitions."""
         revoked: set[TP] = args[0]
         for agent in shells:
             agent.forget({tp.partition for tp in revoked if tp.topic in agent.processor.inputs})
@@ -118,12 +122,14 @@ def _add_services(
         """Opens the ClickHouse store (waiting while it cannot be reached) and closes it."""
 
         async def on_start(self) -> None:
+            """Start the service."""
             readiness.store = await asyncio.to_thread(open_worker_store, store)
             if store.clickhouse_url is None:
                 write_owner(store.data_dir, worker.web_host, worker.web_port)
             log.info("ClickHouse store open (%s)", store.clickhouse_url or store.chdb_path)
 
         async def on_stop(self) -> None:
+            """Stop the service."""
             remove_owner(store.data_dir)
             if readiness.store is not None:
                 readiness.store.close()
@@ -134,6 +140,7 @@ def _add_services(
         topics."""
 
         async def on_start(self) -> None:
+            """Start the service."""
             config = kafka.confluent_config()
             readiness.feeds = [
                 context_feed(books.context, books.plans, config, worker.max_event_age_s),
@@ -143,6 +150,7 @@ def _add_services(
                 feed.start()
 
         async def on_stop(self) -> None:
+            """Stop the service."""
             for feed in readiness.feeds:
                 await asyncio.to_thread(feed.stop)
 
@@ -158,5 +166,6 @@ class JsonLoggingWorker(faust.Worker):
     """A Faust worker whose log lines are all JSON objects."""
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        """Set up logging with JSON handlers only."""
         super().on_setup_root_logger(logger, level)
         keep_only_json_handlers()

@@ -34,6 +34,7 @@ def register(
 
     @app.timer(worker.oee.tick_interval_s, on_leader=True)
     async def send_window_ticks() -> None:
+        """Send the clock to every partition of the OEE and sensor agents."""
         tick = orjson.dumps({"time": now_ms()})
         for partition in range(kafka.partitions):
             await outbox.send(topics.WINDOW_TICKS, "tick", tick, partition=partition)

@@ -82,9 +82,11 @@ def add_query_view(
         """Read-only SQL on the store this worker owns (the embedded engine allows one process)."""
 
         def refusal(self, status: int, error: str, headers: dict[str, str] | None = None) -> Any:
+            """A refusal as one line of JSON."""
             return self.json({"error": one_line(error)}, status=status, headers=headers)
 
         async def post(self, request: Any) -> Any:
+            """Run one read-only query."""
             if not authorized(request.headers.get("Authorization", ""), token):
                 return self.refusal(
                     401,

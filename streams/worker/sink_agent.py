@@ -40,6 +40,7 @@ def register(
     source = raw_topic(app, kafka, *SINK_TOPICS)
 
     def unreachable(error: StoreError) -> None:
+        """Record that ClickHouse cannot be reached (the sink waits and retries)."""
         readiness.reachable(False)
         metrics.SINK_RETRIES.inc()
 

@@ -39,6 +39,7 @@ def add_views(
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
+        """Prometheus metrics."""
         return aioweb.Response(
             body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
@@ -50,6 +51,8 @@ def add_views(
 
     @app.page("/health")
     async def health_view(web: Any, request: Any) -> Any:
+        """Readiness: store open, partitions assigned and positioned, ClickHouse reachable, context
+        current."""
         assignment = app.consumer.assignment() if app.consumer else set()
         positioned = await _positioned(app.consumer, assignment)
         reachable = readiness.clickhouse_reachable
