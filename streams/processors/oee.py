@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from schemas import topics
 from schemas.events import OeeResult
-from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.core.alerts import AlertEpisodes, AlertPolicy
 from streams.core.calendar import ShiftCalendar, load_calendar
@@ -35,7 +34,7 @@ from streams.core.windows import (
 )
 from streams.processors.acceptance import accept
 from streams.processors.oee_results import low_oee_message, oee_result, window_label
-from streams.processors.protocol import Message, Outputs, Snapshot, processing_error
+from streams.processors.protocol import Message, Outputs, Snapshot, each_new, refusals
 from streams.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -180,20 +179,12 @@ class OeeProcessor:
         """Add machine and MES events to their machines' windows; a message already taken
         (redelivered after a crash) is skipped, a refused one is dead-lettered."""
         out = Outputs()
-        for message in messages:
-            state = self._state(message.partition)
-            if message.offset <= state.applied.get(message.topic, -1):
-                continue
-            state.applied[message.topic] = message.offset
-            try:
+        for message in each_new(messages, lambda p: self._state(p).applied):
+            with refusals(out, message, now_ms):
                 event = accept(message, self.config.limits, now_ms)
                 if getattr(event, "kind", None) in WINDOW_KINDS:
+                    state = self._state(message.partition)
                     self._add(state, message.topic, event, now_ms)  # type: ignore[arg-type]
-            except InvalidEventError as error:
-                out.dead_letter(message, error, now_ms)
-            except Exception as exc:  # noqa: BLE001 - a bug must not stop the stream
-                log.exception("OEE failed on %s[%s]@%s", *message.where)
-                out.dead_letter(message, processing_error(exc), now_ms)
         return out
 
     def _add(self, state: OeePartition, topic: str, event: WindowInput, now_ms: int) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -10,6 +12,7 @@ from schemas.events import Alert, DeadLetter, Event, asset_or_unknown
 from schemas.exceptions import InvalidEventError
 
 Snapshot = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,32 @@ class Outputs:
 
     def __bool__(self) -> bool:
         return bool(self.emits or self.alerts or self.dead_letters)
+
+
+def each_new(
+    messages: Iterable[Message], taken: Callable[[int], dict[str, int]]
+) -> Iterator[Message]:
+    """The messages not taken before, each marked as taken in its partition's offsets
+    (`taken`): after a crash Kafka hands over again what the snapshot already holds."""
+    for message in messages:
+        offsets = taken(message.partition)
+        if message.offset <= offsets.get(message.topic, -1):
+            continue
+        offsets[message.topic] = message.offset
+        yield message
+
+
+@contextlib.contextmanager
+def refusals(out: Outputs, message: Message, now_ms: int) -> Iterator[None]:
+    """Whatever processing `message` raises becomes its dead letter: the reason of a refused
+    event, or a processing error for a bug (logged), so that the stream goes on."""
+    try:
+        yield
+    except InvalidEventError as error:
+        out.dead_letter(message, error, now_ms)
+    except Exception as exc:  # noqa: BLE001 - a bug must not stop the stream
+        log.exception("processing %s[%s]@%s failed", *message.where)
+        out.dead_letter(message, processing_error(exc), now_ms)
 
 
 def processing_error(exc: Exception) -> InvalidEventError:

@@ -25,7 +25,7 @@ from streams.core.context import ContextBook
 from streams.core.event_time import TimeLimits
 from streams.core.sensor_health import HealthRules, SpecBook
 from streams.processors.acceptance import accept
-from streams.processors.protocol import Message, Outputs, Snapshot, processing_error
+from streams.processors.protocol import Message, Outputs, Snapshot, each_new, refusals
 from streams.processors.sensor_events import (
     ASSET_SOURCE,
     Observation,
@@ -184,22 +184,14 @@ class SensorProcessor:
     def process(self, messages: Sequence[Message], now_ms: int) -> Outputs:
         """Follow machine modes; check, summarise and score sensor events."""
         out = Outputs()
-        for message in messages:
+        for message in each_new(messages, lambda p: self._state(p).applied):
             state = self._state(message.partition)
-            if message.offset <= state.applied.get(message.topic, -1):
-                continue  # redelivered after a crash: its effect is in the snapshot
-            state.applied[message.topic] = message.offset
             if message.topic == topics.MACHINE_EVENTS:
                 self._follow_mode(state, message, now_ms)
                 continue
-            try:
+            with refusals(out, message, now_ms):
                 event: SensorEvent = accept(message, self.config.limits, now_ms)  # type: ignore[assignment]
                 self._take(state, message.partition, self.context.enrich(event), now_ms, out)
-            except InvalidEventError as error:
-                out.dead_letter(message, error, now_ms)
-            except Exception as exc:  # noqa: BLE001 - a bug must not stop the stream
-                log.exception("scoring failed on %s[%s]@%s", *message.where)
-                out.dead_letter(message, processing_error(exc), now_ms)
         return out
 
     def _follow_mode(self, state: SensorPartition, message: Message, now_ms: int) -> None:
