@@ -57,7 +57,7 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
 
     def shell(name: str, processor: Any, table: str) -> ProcessorAgent:
         """The agent shell of a processor, with its snapshot table."""
-        snapshots = PartitionSnapshots(ChangelogTable(app, table, kafka))
+        snapshots = PartitionSnapshots(ChangelogTable.of(app, table, kafka))
         return ProcessorAgent(name, processor, snapshots, outbox, progress, readiness)
 
     oee = shell(
@@ -65,7 +65,7 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
         OeeProcessor(OeeConfig.from_settings(worker), books.context, books.plans),
         "linepulse-oee-partitions",
     )
-    models = ModelCheckpoints(ChangelogTable(app, "linepulse-sensor-models", kafka))
+    models = ModelCheckpoints(ChangelogTable.of(app, "linepulse-sensor-models", kafka))
     sensors = shell(
         "score_sensor_data",
         SensorProcessor(SensorConfig.from_settings(worker), books.context, books.specs, models),
