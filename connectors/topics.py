@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from connectors.settings import KafkaSettings
 from schemas.exceptions import LinePulseError
 from schemas.topics import topic_specs
 
 
 class TopicError(LinePulseError):
     """Topics could not be created or do not match what LinePulse needs."""
+
+
+class BrokerUnreachableError(LinePulseError):
+    """No Kafka broker answered at the configured address."""
+
+
+LIBRDKAFKA_LOG = logging.getLogger("librdkafka")  # its lines go to the log, not the terminal
+
+
+def require_broker(kafka: KafkaSettings, timeout_s: float = 10.0) -> None:
+    """Return once a broker answers at `kafka.bootstrap`; else one line saying where none did."""
+    config: dict[str, Any] = {**kafka.confluent_config(), "logger": LIBRDKAFKA_LOG}
+    admin = AdminClient(config)
+    try:
+        admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        settings = "LINEPULSE_KAFKA_BOOTSTRAP"
+        if kafka.security_protocol != "PLAINTEXT":
+            settings += " and the TLS/SASL settings (LINEPULSE_KAFKA_SECURITY_PROTOCOL, ...)"
+        msg = (
+            f"cannot reach Kafka at {kafka.bootstrap} within {timeout_s:.0f} s: check "
+            f"{settings} and that the broker runs ({exc.args[0].str() if exc.args else exc})"
+        )
+        raise BrokerUnreachableError(msg) from None
 
 
 def ensure_topics(

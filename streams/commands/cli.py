@@ -50,13 +50,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from connectors.topics import require_broker
     from streams.worker.main import run_worker
 
     worker = settings_from_args(WorkerSettings, args)
+    kafka = settings_from_args(KafkaSettings, args)
+    require_broker(kafka)
     sys.argv = [sys.argv[0]]  # Faust's worker reads argv; it has been parsed already
-    run_worker(
-        settings_from_args(KafkaSettings, args), worker, settings_from_args(StoreSettings, args)
-    )
+    run_worker(kafka, worker, settings_from_args(StoreSettings, args))
     return 0
 
 
@@ -132,9 +133,10 @@ def _mes(args: argparse.Namespace) -> int:
 
 
 def _topics(args: argparse.Namespace) -> int:
-    from connectors.topics import ensure_topics
+    from connectors.topics import ensure_topics, require_broker
 
     kafka = settings_from_args(KafkaSettings, args)
+    require_broker(kafka)
     created = ensure_topics(kafka.confluent_config(), kafka.partitions, kafka.replication_factor)
     print("created: " + (", ".join(created) if created else "nothing, all topics exist"))
     return 0

@@ -39,7 +39,10 @@ def _credentials(kafka: KafkaSettings) -> Any:
 
 
 def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> faust.App:
-    """The Faust application of a worker (no agents yet)."""
+    """The Faust application of a worker (no agents yet); creates the data dir it keeps its
+    state in (a fresh checkout has none)."""
+    faust_dir = store.data_dir / "faust"
+    faust_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         worker.app_id,
         broker=kafka.faust_broker_url(),
@@ -61,7 +64,7 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
         stream_wait_empty=False,
         table_standby_replicas=0,
         web_enabled=True,
-        datadir=str(store.data_dir / "faust"),
+        datadir=str(faust_dir),
         loghandlers=[json_handler()] if worker.log_format == "json" else [],
     )
 
