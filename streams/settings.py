@@ -301,7 +301,9 @@ class WorkerSettings(BaseSettings):
 
     app_id: str = Field("linepulse", description="Faust application id (consumer group)")
     web_host: str = Field("127.0.0.1", description="address of the worker's HTTP endpoint")
-    web_port: int = Field(6066, description="port of the worker's HTTP endpoint (query, metrics)")
+    web_port: int = Field(
+        6066, ge=1, le=65535, description="port of the worker's HTTP endpoint (query, metrics)"
+    )
     query_token: SecretStr | None = Field(
         None,
         description="bearer token /query requires (keep it in a secret); the worker does not "

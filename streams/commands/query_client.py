@@ -68,6 +68,12 @@ def run_query(settings: StoreSettings, sql: str, fmt: str = "table") -> bytes:
     owner = None if settings.clickhouse_url else running_owner(settings.data_dir)
     if owner is not None:
         return query_worker(owner, sql, fmt)
+    if settings.clickhouse_url is None and not settings.chdb_path.is_dir():
+        msg = (
+            f"no LinePulse store in {settings.data_dir}: point --data-dir (LINEPULSE_DATA_DIR) "
+            "at the data dir of a worker or a demo, or set LINEPULSE_CLICKHOUSE_URL"
+        )
+        raise StoreError(msg)
     worker = WorkerSettings()
     queries = ReadOnlyQueries(QueryLimits(worker.query_timeout_s, worker.query_max_result_mb))
     store = open_store(settings)

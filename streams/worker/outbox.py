@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -21,9 +22,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Counters:
-    """What this worker process has done since it started (reported on /health)."""
+    """What this worker process has done since it started (reported on /health; each process
+    counts from zero, the store holds the totals)."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    since: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def add(self, name: str, amount: int = 1) -> None:
         """Count `amount` more of `name`."""

@@ -72,6 +72,7 @@ def add_views(
             "context": "current" if context_ready else "reading the MES and sensor spec topics",
             "feed_events": readiness.feed_events,
             "counters": counters.counts,
+            "counters_since": counters.since,  # this process's start: each counts from zero
         }
         return web.json(body, status=200 if ready else 503)
 

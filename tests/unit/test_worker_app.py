@@ -11,3 +11,23 @@ def test_a_data_dir_that_does_not_exist_yet_is_created(tmp_path):
     app = create_app(KafkaSettings(), WorkerSettings(), StoreSettings(data_dir=data_dir))
     assert (data_dir / "faust").is_dir()
     assert app.conf.web_bind == "127.0.0.1"
+
+
+def test_a_web_port_of_zero_is_refused_in_one_line():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        WorkerSettings(web_port=0)
+
+
+def test_a_query_on_a_dir_without_a_store_says_so_and_creates_nothing(tmp_path):
+    import pytest
+
+    from streams.commands.query_client import run_query
+    from streams.store.clickhouse import StoreError
+
+    missing = tmp_path / "not-a-store"
+    with pytest.raises(StoreError, match=f"no LinePulse store in {missing}"):
+        run_query(StoreSettings(data_dir=missing), "SELECT 1")
+    assert not missing.exists()
