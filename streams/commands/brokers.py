@@ -270,10 +270,15 @@ class KafkaBroker:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m streams.commands.brokers {fetch|kafka|tansu} [PORT]`: fetch Kafka, or run a
-    broker in the foreground until Ctrl-C."""
+    broker in the foreground until Ctrl-C or SIGTERM, which stop the broker too."""
     args = argv if argv is not None else sys.argv[1:]
+    signal.signal(signal.SIGTERM, _interrupt)  # the broker runs in a session of its own
     command = args[0] if args else "kafka"
     port = int(args[1]) if len(args) > 1 else 9092
     if command == "fetch":
