@@ -58,7 +58,8 @@ def _decode(raw: bytes | str | dict[str, Any], adapter: TypeAdapter[T], what: st
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            reason = f"not JSON: {exc}"
+            # orjson counts lines and columns of this one message, not of the file it came from
+            reason = f"not JSON: {exc.msg} at character {exc.pos + 1}"
             raise InvalidEventError(reason, "not_json") from exc
     if not isinstance(data, dict):
         reason = f"expected a JSON object for {what}, got {type(data).__name__}"

@@ -323,5 +323,23 @@ def run_batch(
     if len(loaded.rejected) > 20:
         err.write(f"{path}: {len(loaded.rejected) - 20} more lines skipped\n")
     categories = categories or OeeSettings().categories()
-    rows = machine_rows(loaded, window, parse_time(start), parse_time(end), categories, calendar)
-    return write_json_lines(rollup(rows, level), out)
+    first, last = parse_time(start), parse_time(end)
+    rows = machine_rows(loaded, window, first, last, categories, calendar)
+    written = write_json_lines(rollup(rows, level), out)
+    if not written:
+        err.write(f"{path}: no OEE row: {_why_empty(loaded, window, first, last)}\n")
+    return written
+
+
+def _why_empty(loaded: LoadedEvents, window: str, start: int | None, end: int | None) -> str:
+    """Why a run printed no row, for a user who expected one."""
+    if start is not None and end is not None and end <= start:
+        return "--to is not after --from"
+    if not loaded.by_machine:
+        return "no valid machine event in the file"
+    if start is not None and loaded.last_time is not None and start > loaded.last_time:
+        return "--from is after the last event"
+    return (
+        f"no complete {window} window between the first and the last event; --to closes the "
+        "last one at the time it gives"
+    )

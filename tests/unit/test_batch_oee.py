@@ -97,3 +97,24 @@ def test_batch_rows_equal_the_windows_the_stream_closes_with_the_same_plans(tmp_
         assert row["availability"] == pytest.approx(figures.availability)
         assert row["performance"] == pytest.approx(figures.performance)
         assert row["losses_s"] == pytest.approx(window.totals.losses_s)
+
+
+def test_an_empty_result_says_why_and_a_bad_line_names_its_character(tmp_path):
+    import io
+
+    from streams.commands.batch_oee import run_batch
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"kind":"machine.state","time":"2026-01-01T00:00:00Z","asset":"p/l/s/m","state":10000}\n'
+        '{"kind": oops}\n'
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert run_batch(events, "1h", "machine", None, None, out, err) == 0
+    assert f"{events}:2: skipped: not JSON" in err.getvalue()
+    assert "at character 10" in err.getvalue()
+    assert "line 1 column" not in err.getvalue()  # orjson's count within the line misleads
+    assert "no OEE row: no complete 1h window" in err.getvalue()
+    err = io.StringIO()
+    run_batch(events, "1h", "machine", "2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z", out, err)
+    assert "no OEE row: --to is not after --from" in err.getvalue()
