@@ -28,7 +28,8 @@ from streams.settings import (
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from streams.commands.demo import DemoOptions, demo_faults, run_demo
+    from streams.commands.demo import DemoOptions, run_demo
+    from streams.commands.demo_faults import demo_faults
 
     simulator = settings_from_args(SimulatorSettings, args)
     if (

@@ -50,8 +50,10 @@ def add_settings_flags(
     cls: type[BaseSettings],
     skip: tuple[str, ...] = (),
     only: tuple[str, ...] | None = None,
+    shown: dict[str, str] | None = None,
 ) -> None:
-    """A flag for every field of `cls` (and of the settings nested in it)."""
+    """A flag for every field of `cls` (and of the settings nested in it); `shown` replaces the
+    default the help prints where a command uses another one."""
     group = parser.add_argument_group(cls.__name__.removesuffix("Settings").lower() + " settings")
     nested = nested_settings(cls)
     for name, info in cls.model_fields.items():
@@ -60,9 +62,8 @@ def add_settings_flags(
         if name in nested:
             add_settings_flags(parser, nested[name])
             continue
-        default = info.default
-        shown = "unset" if default is None else default
-        help_text = f"{info.description or name} (default: {shown}) [env: {env_name(cls, name)}]"
+        default = (shown or {}).get(name, "unset" if info.default is None else info.default)
+        help_text = f"{info.description or name} (default: {default}) [env: {env_name(cls, name)}]"
         group.add_argument(
             _flag(cls, name),
             dest=f"{cls.__name__}.{name}",
@@ -97,11 +98,13 @@ def add_env_flag(
     """A command's own option, with an env var as its default."""
     raw = os.environ.get(env)
     value = kind(raw) if raw not in (None, "") else default
-    shown = "unset" if default is None else default
+    shown = (
+        "" if "default:" in help_text else f" (default: {'unset' if default is None else default})"
+    )
     parser.add_argument(
         flag,
         type=kind,
         default=value,
         choices=choices,
-        help=f"{help_text} (default: {shown}) [env: {env}]".replace("%", "%%"),
+        help=f"{help_text}{shown} [env: {env}]".replace("%", "%%"),
     )

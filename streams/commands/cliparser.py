@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings
 
 from streams.commands.cliargs import add_env_flag, add_settings_flags
+from streams.commands.demo_faults import DEMO_FAULTS
 from streams.settings import (
     AnomalySettings,
     KafkaSettings,
@@ -73,7 +74,12 @@ def _add_demo(commands: Commands) -> None:
         KafkaSettings,
     )
     for cls in demo_settings:
-        add_settings_flags(demo, cls)
+        add_settings_flags(
+            demo,
+            cls,
+            skip=("through_protocols",),  # the demo always goes through OPC UA and Modbus
+            shown={"faults": "the demo's four: " + ",".join(DEMO_FAULTS)},
+        )
 
 
 def _add_worker(commands: Commands) -> None:

@@ -26,14 +26,6 @@ from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings
 from streams.store.clickhouse import StoreError, open_store
 from streams.store.owner import running_owner
 
-DEMO_FAULTS = ("spike:m1:50:8", "drift:m2:70", "stuck:m3:60:60", "silent:m4:90:40")
-
-
-def demo_faults(machines: int) -> str:
-    """The demo's faults, for the machines the plant has."""
-    return ",".join(f for f in DEMO_FAULTS if int(f.split(":")[1][1:]) <= machines)
-
-
 LIVE_OEE_SQL = """
 SELECT asset, window_start AS window, provisional AS live, round(availability, 3) AS A,
        round(performance, 3) AS P, round(quality, 3) AS Q, round(oee, 3) AS OEE, total AS parts

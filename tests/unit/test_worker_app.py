@@ -31,3 +31,20 @@ def test_a_query_on_a_dir_without_a_store_says_so_and_creates_nothing(tmp_path):
     with pytest.raises(StoreError, match=f"no LinePulse store in {missing}"):
         run_query(StoreSettings(data_dir=missing), "SELECT 1")
     assert not missing.exists()
+
+
+def test_each_command_shows_only_the_settings_it_reads_with_the_defaults_it_uses():
+    from streams.commands.cliparser import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    score = commands["score"].format_help()
+    assert "--anomaly-threshold" in score
+    assert "--oee-window-s" not in score
+    assert "--kafka-bootstrap" not in score
+    assert "--shift-calendar" in commands["oee"].format_help()
+    demo = commands["demo"].format_help()
+    assert "--through-protocols" not in demo  # the demo always goes through the protocols
+    assert "the demo's four: spike:m1" in demo
+    flat = " ".join(demo.split())
+    assert "(default: until Ctrl-C) [env: LINEPULSE_DEMO_DURATION]" in flat
+    assert "Ctrl-C) (default: unset)" not in flat
