@@ -116,6 +116,10 @@ class SimulatedOpcUaServer:
         await self.server.init()
         self.server.set_endpoint(self.url)
         self.server.set_server_name("LinePulse simulated plant")
+        # a loopback device for the demo: no security, anonymous only (offering signed endpoints
+        # without a certificate, or user names on an unencrypted one, makes asyncua warn at start)
+        self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        self.server.set_identity_tokens([ua.AnonymousIdentityToken])
         namespace = await self.server.register_namespace("urn:linepulse:simulator")
         for machine in self.machines:
             folder = await self.server.nodes.objects.add_object(

@@ -68,3 +68,20 @@ def test_simulated_plant_is_read_through_opcua_and_modbus(kafka_bootstrap, tmp_p
     assert all(r["time"] % 1000 == 0 for r in opcua)  # the simulator's own source timestamps
     assert {r["unit"] for r in modbus} == {"degC"}
     assert all(40 < r["value"] < 60 for r in opcua + modbus)
+
+
+async def test_the_simulated_opcua_server_starts_without_security_warnings(caplog):
+    import logging
+
+    from connectors.loopback import free_port
+    from connectors.settings import SimulatorSettings
+    from connectors.simulator.devices import SimulatedOpcUaServer
+    from connectors.simulator.plant import PlantSimulator
+    from tests.factories import T0
+
+    machines = PlantSimulator(SimulatorSettings(machines=2), T0).machines
+    server = SimulatedOpcUaServer(machines, free_port())
+    with caplog.at_level(logging.WARNING, logger="asyncua"):
+        await server.start()
+        await server.stop()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("asyncua")] == []
