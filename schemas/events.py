@@ -300,22 +300,7 @@ class DeadLetter(Event):
     key: str | None = None
 
 
-IngestEvent = (
-    SensorReading
-    | SensorBatch
-    | MachineState
-    | ProductionCount
-    | PlcCounter
-    | WorkOrderStarted
-    | WorkOrderEnded
-    | ShiftStarted
-    | ShiftEnded
-    | PlannedStopStarted
-    | PlannedStopEnded
-    | VehicleAtStation
-    | OperatorLogin
-    | OperatorLogout
-)
+IngestEvent = SensorReading | SensorBatch | MachineState | ProductionCount | PlcCounter | MesEvent
 AnyEvent = (
     IngestEvent
     | SensorSpec

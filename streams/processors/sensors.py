@@ -9,7 +9,6 @@ needs lives in its snapshot.
 
 from __future__ import annotations
 
-import logging
 import pickle  # noqa: S403 - River models persist with pickle; the store is LinePulse's own
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,6 @@ from streams.processors.sensor_events import (
 from streams.processors.sensor_quality import SensorQuality
 from streams.settings import WorkerSettings
 
-log = logging.getLogger(__name__)
 INPUTS = (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
 Model = SensorDetector | AssetDetector
 ModelT = TypeVar("ModelT", SensorDetector, AssetDetector)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import faust
@@ -18,8 +17,6 @@ from streams.store.clickhouse import (
     require_schema,
     until_reachable,
 )
-
-log = logging.getLogger(__name__)
 
 
 def _credentials(kafka: KafkaSettings) -> Any:
