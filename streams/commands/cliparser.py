@@ -197,7 +197,15 @@ def _add_oee(commands: Commands) -> None:
             "shift_calendar",
         ),
     )
-    add_env_flag(oee, "--from", "LINEPULSE_OEE_FROM", str, None, "first window start (ISO-8601)")
+    add_env_flag(
+        oee,
+        "--from",
+        "LINEPULSE_OEE_FROM",
+        str,
+        None,
+        "first window (ISO-8601); windows are aligned to multiples of their length from 00:00 "
+        "UTC, as in the stream, so a time inside a window starts at that window",
+    )
     add_env_flag(oee, "--to", "LINEPULSE_OEE_TO", str, None, "end of the last window (ISO-8601)")
     add_env_flag(
         oee,

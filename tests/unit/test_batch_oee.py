@@ -118,3 +118,20 @@ def test_an_empty_result_says_why_and_a_bad_line_names_its_character(tmp_path):
     err = io.StringIO()
     run_batch(events, "1h", "machine", "2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z", out, err)
     assert "no OEE row: --to is not after --from" in err.getvalue()
+
+
+def test_from_inside_a_window_starts_with_that_window_aligned_from_midnight_utc(tmp_path):
+    import io
+    import json
+
+    from streams.commands.batch_oee import run_batch
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"kind":"machine.state","time":"2026-01-01T05:30:00Z","asset":"p/l/s/m","state":10000}\n'
+        '{"kind":"machine.count","time":"2026-01-01T07:59:00Z","asset":"p/l/s/m","good":1}\n'
+    )
+    out = io.StringIO()
+    run_batch(events, "1h", "machine", "2026-01-01T06:10:00Z", None, out, io.StringIO())
+    starts = [json.loads(line)["window_start"] for line in out.getvalue().splitlines()]
+    assert starts == ["2026-01-01T06:00:00Z"]  # 07:00-08:00 is not complete before 07:59
