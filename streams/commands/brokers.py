@@ -116,7 +116,11 @@ def start_tansu(port: int | None = None, log_path: Path | None = None) -> Runnin
         stderr=log,
         start_new_session=True,
     )
-    wait_for_port(port, 20, process)
+    try:
+        wait_for_port(port, 20, process)
+    except BaseException:  # a failed start, or Ctrl-C / SIGTERM meanwhile: leave no broker
+        terminate(process, 10)
+        raise
     return RunningBroker(f"127.0.0.1:{port}", process, log_path=log_path)
 
 
@@ -284,23 +288,35 @@ def main(argv: list[str] | None = None) -> int:
     if command == "fetch":
         print(fetch_kafka())
         return 0
-    if command == "tansu":
-        running = start_tansu(port)
-        print(f"Tansu listening on {running.bootstrap}; Ctrl-C stops it", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            running.process.wait()
-        running.stop()
-        return 0
-    broker = KafkaBroker.create(port=port)
-    broker.start()
-    print(
-        f"Apache Kafka {KAFKA_VERSION} listening on {broker.bootstrap}; Ctrl-C stops it", flush=True
-    )
     with contextlib.suppress(KeyboardInterrupt):
+        if command == "tansu":
+            _run_tansu(port)
+        else:
+            _run_kafka(port)
+    return 0
+
+
+def _run_tansu(port: int) -> None:
+    running = start_tansu(port)
+    try:  # a signal may come at any moment from here on: the broker stops with this process
+        print(f"Tansu listening on {running.bootstrap}; Ctrl-C stops it", flush=True)
+        running.process.wait()
+    finally:
+        running.stop()
+
+
+def _run_kafka(port: int) -> None:
+    broker = KafkaBroker.create(port=port)
+    try:
+        broker.start()
+        print(
+            f"Apache Kafka {KAFKA_VERSION} listening on {broker.bootstrap}; Ctrl-C stops it",
+            flush=True,
+        )
         assert broker.process is not None
         broker.process.wait()
-    broker.remove()
-    return 0
+    finally:
+        broker.remove()
 
 
 if __name__ == "__main__":
