@@ -313,6 +313,10 @@ class PartitionClock:
         self.last_arrival_ms = arrival_ms
         self._raise_to(self.max_event_time - self.lateness_ms)
 
+    def receiving(self, now_ms: int) -> bool:
+        """Whether events arrived within the idle timeout before `now_ms`."""
+        return self.last_arrival_ms is not None and now_ms - self.last_arrival_ms <= self.idle_ms
+
     def advance(self, now_ms: int) -> int | None:
         """The watermark, moved on by the time the partition has been idle past `idle_ms`."""
         if self.max_event_time is None or self.last_arrival_ms is None:
@@ -345,10 +349,13 @@ def partition_watermark(
 ) -> int | None:
     """Watermark of a partition fed by several topics. A topic the worker has not yet read to
     its end holds the watermark back to its own (the topics of one partition are not read in
-    step); when every topic is read to its end, the most advanced clock, moved on by the wall
-    clock while quiet, leads. Never goes back."""
-    if lagging:
-        held = [clocks[t].watermark if t in clocks else None for t in lagging]
+    step), and so does a topic read to its end that is still receiving events (its end moves
+    on: a producer may deliver one topic's backlog before another's). When every topic is read
+    to its end and quiet, the most advanced clock, moved on by the wall clock, leads. Never
+    goes back."""
+    held: list[int | None] = [clocks[t].watermark if t in clocks else None for t in lagging]
+    held += [c.watermark for t, c in clocks.items() if t not in lagging and c.receiving(now_ms)]
+    if held:
         if any(w is None for w in held):
             return previous
         candidate = min(w for w in held if w is not None)

@@ -228,8 +228,29 @@ def test_a_topic_not_yet_read_to_its_end_holds_the_partition_watermark_back():
     mes.observe(T0 + 60_000, arrival_ms=5_000)
     clocks["mes"] = mes
     assert partition_watermark(clocks, {"mes"}, 5_000, None) == T0 + 59_000
-    # everything read: the most advanced clock leads, then the wall clock moves it on
-    assert partition_watermark(clocks, set(), 5_000, T0 + 59_000) == T0 + 599_000
+    # everything read, but the MES topic is still receiving (its end moves on): it holds
+    assert partition_watermark(clocks, set(), 5_500, T0 + 59_000) == T0 + 59_000
+    # everything read and quiet: the most advanced clock leads, then the wall clock moves it on
+    assert partition_watermark(clocks, set(), 6_001, T0 + 59_000) == T0 + 599_001
     assert partition_watermark(clocks, set(), 16_000, None) == T0 + 599_000 + 10_000
+
     # never backwards
     assert partition_watermark(clocks, {"mes"}, 16_000, T0 + 700_000) == T0 + 700_000
+
+
+def test_a_backlog_delivered_one_topic_before_the_other_closes_no_window_early():
+    """A producer replaying a day may land one topic's events at the broker well before the
+    other's: the worker has read both to the ends the broker gives, yet the slower one's events
+    are still arriving, so its clock holds the watermark until it has been quiet."""
+    from streams.core.windows import partition_watermark
+
+    machines = PartitionClock(lateness_ms=1000, idle_ms=1000)
+    mes = PartitionClock(lateness_ms=1000, idle_ms=1000)
+    machines.observe(T0 + 86_400_000, arrival_ms=10_000)  # the whole day, already read
+    clocks = {"machine": machines, "mes": mes}
+    watermark = None
+    for second in range(60):  # the MES backlog, a minute of events each second
+        mes.observe(T0 + second * 60_000, arrival_ms=10_000 + second * 1000)
+        watermark = partition_watermark(clocks, set(), 10_500 + second * 1000, watermark)
+        assert watermark == T0 + second * 60_000 - 1000
+    assert partition_watermark(clocks, set(), 80_000, watermark) == T0 + 86_399_000 + 69_000
