@@ -125,7 +125,7 @@ def test_clickhouse_away_for_a_while_loses_no_rows(kafka_bootstrap, server, tmp_
         finally:
             store.close()
 
-    def wait_for(predicate, what: str, timeout_s: float = 60) -> None:
+    def wait_for(predicate, what: str, timeout_s: float = 180) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if predicate():
@@ -148,7 +148,7 @@ def test_clickhouse_away_for_a_while_loses_no_rows(kafka_bootstrap, server, tmp_
     )
     time.sleep(3)  # a few retries with backoff
     server.start()
-    wait_for(lambda: stored()["n"] >= 2500, "the readings held while ClickHouse was away", 90)
+    wait_for(lambda: stored()["n"] >= 2500, "the readings held while ClickHouse was away", 240)
     time.sleep(2)
     assert stored() == {"n": 2500, "ids": 2500}
     wait_for(lambda: worker.health().get("ready"), "the worker ready again")
