@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import Counter
 
 from connectors.spool import DiskSpool
 from schemas import topics
+from schemas.binary import encode_batch
 from schemas.codec import encode
 from schemas.events import (
     IngestEvent,
@@ -24,6 +26,7 @@ from schemas.events import (
 from schemas.exceptions import LinePulseError
 
 log = logging.getLogger(__name__)
+BatchFormat = Literal["binary", "json"]
 
 PUBLISHED = Counter("linepulse_publisher_events_total", "Events delivered to Kafka", ["topic"])
 FAILED = Counter("linepulse_publisher_failures_total", "Events Kafka did not accept", ["topic"])
@@ -42,6 +45,16 @@ def topic_for(event: IngestEvent) -> str:
     if isinstance(event, MachineState | ProductionCount | PlcCounter):
         return topics.MACHINE_EVENTS
     return topics.MES_EVENTS
+
+
+def batch_bytes(batch: SensorBatch) -> bytes:
+    """A sample batch as a binary batch of float32 samples; as JSON when a value does not fit
+    in float32 (beyond ±3.4e38), so that no sample is changed into infinity."""
+    with np.errstate(over="ignore"):
+        samples = np.asarray(batch.values, dtype=np.float32)
+    if not np.isfinite(samples).all():
+        return encode(batch)
+    return encode_batch(batch, samples)
 
 
 def producer_config(base: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +88,7 @@ class Publisher:
         spool: DiskSpool | None = None,
         message_timeout_s: float | None = None,
         retry_every_s: float = 2.0,
+        batch_format: BatchFormat = "binary",
     ) -> None:
         config = producer_config(kafka_config)
         if message_timeout_s is not None:
@@ -84,6 +98,7 @@ class Publisher:
         self.spool = spool
         self.spooling = spool is not None and spool.size > 0
         self.retry_every_s = retry_every_s
+        self.batch_format = batch_format
         self._last_try = 0.0
         self.delivered = 0
         self.failures: list[tuple[str, str]] = []
@@ -122,7 +137,10 @@ class Publisher:
 
     def publish(self, event: IngestEvent) -> None:
         """Publish an ingest event on its topic, keyed by its asset."""
-        self.send(topic_for(event), event.asset, encode(event))
+        if isinstance(event, SensorBatch) and self.batch_format == "binary":
+            self.send(topics.SENSOR_BATCHES, event.asset, batch_bytes(event))
+        else:
+            self.send(topic_for(event), event.asset, encode(event))
 
     def publish_spec(self, spec: SensorSpec) -> None:
         """Keyed by asset and sensor: the compacted topic keeps each sensor's latest spec."""

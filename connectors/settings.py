@@ -83,6 +83,9 @@ class PublisherSettings(BaseSettings):
     message_timeout_s: float = Field(
         30.0, gt=0, description="how long Kafka may take before events go to the spool"
     )
+    batch_format: Literal["binary", "json"] = Field(
+        "binary", description="how sample batches are sent: binary float32 (LPSB) or JSON"
+    )
 
     def publisher(self, kafka: KafkaSettings, name: str) -> Publisher:
         """A publisher with its own spool file, named after the connector."""
@@ -91,7 +94,10 @@ class PublisherSettings(BaseSettings):
 
         spool = DiskSpool(self.spool_dir / f"{name}.jsonl", int(self.spool_max_mb * 1_000_000))
         return Publisher(
-            kafka.confluent_config(), spool=spool, message_timeout_s=self.message_timeout_s
+            kafka.confluent_config(),
+            spool=spool,
+            message_timeout_s=self.message_timeout_s,
+            batch_format=self.batch_format,
         )
 
 

@@ -25,15 +25,16 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
-from schemas.base import Event, Name, ProductionContext, Quality
+from schemas.base import ProductionContext
 from schemas.codec import describe_validation_error
+from schemas.events import BatchHeader, SensorBatch
 from schemas.exceptions import InvalidEventError
 
 MAGIC = b"LPSB"
@@ -46,22 +47,18 @@ SAMPLE_TYPES: dict[int, tuple[str, np.dtype[Any]]] = {
 SampleType = Literal["float32", "int16"]
 
 
-class BatchHeader(Event):
-    """What a binary batch says of its samples (the contract of `sensor.batch`, values aside)."""
-
-    kind: Literal["sensor.batch"] = "sensor.batch"
-    sensor: Name
-    sample_rate_hz: Annotated[float, Field(gt=0, le=1_000_000)]
-    unit: str = ""
-    quality: Quality = "good"
-
-
 @dataclass(frozen=True)
 class SampleBatch:
-    """A decoded binary batch: its header and its samples as float32, in order."""
+    """A batch of samples as the worker computes on it: its header and its samples as an
+    array, in order (float32 from a binary batch, float64 from a JSON one)."""
 
     header: BatchHeader
-    samples: NDArray[np.float32]
+    samples: NDArray[np.floating[Any]]
+
+    @classmethod
+    def of_json(cls, batch: SensorBatch) -> SampleBatch:
+        """The JSON batch as an array (the batch itself is its header)."""
+        return cls(batch, np.asarray(batch.values, dtype=np.float64))
 
     @property
     def end_time(self) -> int:

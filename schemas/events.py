@@ -71,6 +71,7 @@ __all__ = [
     "Quality",
     "QualityFinding",
     "SCHEMA_VERSION",
+    "BatchHeader",
     "SensorBatch",
     "SensorEvent",
     "SensorReading",
@@ -146,15 +147,22 @@ class QualityFinding(Event):
     reading_id: str = ""  # the event id of the reading (none for a silent sensor)
 
 
-class SensorBatch(Event):
-    """Many equally spaced samples of one fast sensor; `time` is the first sample's time."""
+class BatchHeader(Event):
+    """What a sample batch says of its samples: the `sensor.batch` contract, values aside (a
+    binary batch carries them as an array, see schemas/binary.py)."""
 
     kind: Literal["sensor.batch"] = "sensor.batch"
     sensor: Name
     sample_rate_hz: Annotated[float, Field(gt=0, le=1_000_000)]
-    values: Annotated[list[float], Field(min_length=1, max_length=1_000_000)]
     unit: str = ""
     quality: Quality = "good"
+
+
+class SensorBatch(BatchHeader):
+    """Many equally spaced samples of one fast sensor as JSON; `time` is the first sample's
+    time."""
+
+    values: Annotated[list[float], Field(min_length=1, max_length=1_000_000)]
 
     @field_validator("values")
     @classmethod

@@ -60,9 +60,10 @@ def _features(second: int, samples: FloatArray) -> SecondFeatures:
 
 
 def per_second_features(
-    start_ms: int, sample_rate_hz: float, values: list[float]
+    start_ms: int, sample_rate_hz: float, values: npt.ArrayLike
 ) -> list[SecondFeatures]:
-    """Split a batch into whole UTC seconds of sample time and summarise each."""
+    """Split a batch into whole UTC seconds of sample time and summarise each (computed in
+    float64 whatever the samples' type)."""
     samples = np.asarray(values, dtype=np.float64)
     times = start_ms + (np.arange(samples.size) * (1000.0 / sample_rate_hz)).astype(np.int64)
     seconds = times - times % 1000

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from schemas import topics
+from schemas.binary import SampleBatch, decode_batch, is_binary_batch
 from schemas.codec import decode_any, decode_machine, decode_mes, decode_sensor
 from schemas.events import Event
 from streams.core.event_time import TimeLimits, check_event_time
@@ -19,11 +20,17 @@ from streams.processors.protocol import Message
 
 Decoder = Callable[[bytes], Any]
 
+
+def decode_sensor_batch(raw: bytes) -> Event | SampleBatch:
+    """A binary sample batch, or a JSON sensor event (both are taken on the batch topic)."""
+    return decode_batch(raw) if is_binary_batch(raw) else decode_sensor(raw)
+
+
 INPUT_DECODERS: dict[str, Decoder] = {
     topics.MACHINE_EVENTS: decode_machine,
     topics.MES_EVENTS: decode_mes,
     topics.SENSOR_READINGS: decode_sensor,
-    topics.SENSOR_BATCHES: decode_sensor,
+    topics.SENSOR_BATCHES: decode_sensor_batch,
 }
 
 
@@ -39,10 +46,12 @@ def received_ms(message: Message, now_ms: int) -> int:
     return stamp if stamp is not None and stamp > 0 else now_ms
 
 
-def accept(message: Message, limits: TimeLimits, now_ms: int) -> Event:
-    """The message's event, or InvalidEventError with the reason it is refused."""
+def accept(message: Message, limits: TimeLimits, now_ms: int) -> Event | SampleBatch:
+    """The message's event (a binary batch decoded as samples), or InvalidEventError with the
+    reason it is refused."""
     decoder = INPUT_DECODERS.get(message.topic, decode_any)
-    event: Event = decoder(message.value)
+    event: Event | SampleBatch = decoder(message.value)
     if is_input(message.topic):
-        check_event_time(event, received_ms(message, now_ms), limits)
+        timed = event.header if isinstance(event, SampleBatch) else event
+        check_event_time(timed, received_ms(message, now_ms), limits)
     return event

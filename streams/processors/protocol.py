@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -113,9 +114,18 @@ def dead_letter_of(message: Message, error: InvalidEventError, now_ms: int) -> D
         offset=message.offset,
         reason=error.reason,
         error_type=error.error_type,
-        payload=message.value.decode(errors="replace")[:100_000],
+        payload=payload_text(message.value),
         key=key,
     )
+
+
+def payload_text(value: bytes) -> str:
+    """A refused payload as text: UTF-8 as it is (its first 100,000 characters), anything else
+    (a binary batch) whole, as `base64:` and its base64, so that nothing refused is lost."""
+    try:
+        return value.decode()[:100_000]
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(value).decode()
 
 
 class Processor(Protocol):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from schemas.events import SensorBatch, SensorSecond, SensorSpec
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from schemas.events import BatchHeader, SensorSecond, SensorSpec
 from schemas.states import State, state_family
 from streams.core.anomaly import Scored
 from streams.core.features import per_second_features
@@ -31,8 +36,8 @@ def second_features(second: SensorSecond) -> dict[str, float]:
     }
 
 
-def seconds_of(batch: SensorBatch) -> list[SensorSecond]:
-    """The per-second summaries of a batch of samples."""
+def seconds_of(batch: BatchHeader, samples: NDArray[np.floating[Any]]) -> list[SensorSecond]:
+    """The per-second summaries of a batch's samples."""
     return [
         SensorSecond(
             id=f"{batch.id}|{s.second}",
@@ -54,7 +59,7 @@ def seconds_of(batch: SensorBatch) -> list[SensorSecond]:
             unit=batch.unit,
             batch_id=batch.id,
         )
-        for s in per_second_features(batch.time, batch.sample_rate_hz, batch.values)
+        for s in per_second_features(batch.time, batch.sample_rate_hz, samples)
     ]
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas import topics
-from schemas.events import QualityFinding, SensorEvent, SensorReading, SensorSpec
+from schemas.events import BatchHeader, QualityFinding, SensorReading, SensorSpec
 from streams import metrics
 from streams.core.alerts import AlertEpisodes, AlertPolicy
 from streams.core.sensor_health import Finding, HealthRules, SensorHealth
@@ -37,7 +37,11 @@ class SensorQuality:
         self.episodes = _episodes(self.clear_after)
 
     def check(
-        self, event: SensorEvent, spec: SensorSpec | None, arrival_ms: int, out: Outputs
+        self,
+        event: SensorReading | BatchHeader,
+        spec: SensorSpec | None,
+        arrival_ms: int,
+        out: Outputs,
     ) -> bool:
         """Record the findings of a reading and step its episodes; False when the reading
         must not be scored or learned (a duplicate, stuck, out of range or bad)."""
@@ -72,7 +76,7 @@ class SensorQuality:
     def _observe(
         self,
         kind: str,
-        event: SensorEvent,
+        event: SensorReading | BatchHeader,
         source: str,
         bad: bool,
         value: float | None,
@@ -94,7 +98,7 @@ class SensorQuality:
 
     def _spec_episodes(
         self,
-        event: SensorEvent,
+        event: SensorReading | BatchHeader,
         value: float | None,
         spec: SensorSpec,
         findings: list[Finding],
@@ -186,7 +190,7 @@ class SensorQuality:
 
 
 def _finding(
-    event: SensorEvent, rule: Finding, value: float | None, spec: SensorSpec | None
+    event: SensorReading | BatchHeader, rule: Finding, value: float | None, spec: SensorSpec | None
 ) -> QualityFinding:
     detail = ""
     if rule == "out_of_range" and spec is not None:

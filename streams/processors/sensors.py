@@ -12,10 +12,21 @@ from __future__ import annotations
 import pickle  # noqa: S403 - River models persist with pickle; the store is LinePulse's own
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
 
 from schemas import topics
-from schemas.events import Alert, AnomalyScore, MachineState, SensorBatch, SensorEvent
+from schemas.binary import SampleBatch
+from schemas.events import (
+    Alert,
+    AnomalyScore,
+    BatchHeader,
+    MachineState,
+    SensorBatch,
+    SensorReading,
+)
 from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.core.alerts import AlertEpisodes, AlertPolicy
@@ -37,6 +48,7 @@ from streams.processors.sensor_quality import SensorQuality
 from streams.settings import WorkerSettings
 
 INPUTS = (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
+Subject = SensorReading | BatchHeader  # what findings, scores and alerts are about
 Model = SensorDetector | AssetDetector
 ModelT = TypeVar("ModelT", SensorDetector, AssetDetector)
 
@@ -188,8 +200,16 @@ class SensorProcessor:
                 self._follow_mode(state, message, now_ms)
                 continue
             with refusals(out, message, now_ms):
-                event: SensorEvent = accept(message, self.config.limits, now_ms)  # type: ignore[assignment]
-                self._take(state, message.partition, self.context.enrich(event), now_ms, out)
+                event = accept(message, self.config.limits, now_ms)
+                if isinstance(event, SensorBatch):
+                    event = SampleBatch.of_json(event)
+                if isinstance(event, SampleBatch):
+                    header = self.context.enrich(event.header)
+                    self._take(state, message.partition, header, event.samples, now_ms, out)
+                elif isinstance(event, SensorReading):
+                    self._take(
+                        state, message.partition, self.context.enrich(event), None, now_ms, out
+                    )
         return out
 
     def _follow_mode(self, state: SensorPartition, message: Message, now_ms: int) -> None:
@@ -203,19 +223,25 @@ class SensorProcessor:
             state.modes[event.asset] = operating_mode(event.state)
 
     def _take(
-        self, state: SensorPartition, partition: int, event: SensorEvent, now_ms: int, out: Outputs
+        self,
+        state: SensorPartition,
+        partition: int,
+        event: Subject,
+        samples: NDArray[np.floating[Any]] | None,
+        now_ms: int,
+        out: Outputs,
     ) -> None:
         spec = self.specs.get(event.asset, event.sensor)
         if not state.quality.check(event, spec, now_ms, out):
             return
         observed: list[Observation]
-        if isinstance(event, SensorBatch):
-            seconds = seconds_of(event)
+        if isinstance(event, SensorReading):
+            observed = [(event.time, {"value": event.value})]
+        else:
+            seconds = seconds_of(event, samples if samples is not None else np.zeros(0))
             for second in seconds:
                 out.emit(topics.SENSOR_SECONDS, second)
             observed = [(s.time, second_features(s)) for s in seconds]
-        else:
-            observed = [(event.time, {"value": event.value})]
         for score, alert in self.score(state, partition, event, observed):
             out.emit(topics.ANOMALY_SCORES, score)
             out.alert(alert)
@@ -255,7 +281,7 @@ class SensorProcessor:
         self,
         state: SensorPartition,
         partition: int,
-        event: SensorEvent,
+        event: Subject,
         observed: list[Observation],
     ) -> list[tuple[AnomalyScore, Alert | None]]:
         """The scores of an event's observations and the steps of their alert episodes."""
@@ -283,7 +309,7 @@ class SensorProcessor:
     def _judged(
         self,
         state: SensorPartition,
-        event: SensorEvent,
+        event: Subject,
         source: str,
         time: int,
         features: dict[str, float],

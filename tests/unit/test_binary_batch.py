@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from schemas.base import ProductionContext
-from schemas.binary import FIXED, BatchHeader, decode_batch, encode_batch, is_binary_batch
+from schemas.binary import FIXED, decode_batch, encode_batch, is_binary_batch
+from schemas.events import BatchHeader, SensorBatch
 from schemas.exceptions import InvalidEventError
 from tests.factories import ASSET, T0
 
@@ -76,3 +77,17 @@ def test_a_wrong_header_names_the_field():
     with pytest.raises(InvalidEventError, match="magic") as err:
         decode_batch(b"XXXX" + raw[4:])
     assert err.value.error_type == "not_a_batch"
+
+
+def test_the_publisher_sends_a_batch_as_float32_and_keeps_json_for_values_float32_cannot_hold():
+    from connectors.publisher import batch_bytes
+    from schemas.codec import decode_sensor
+
+    batch = SensorBatch(
+        time=T0, asset=ASSET, sensor="m1.vibration", sample_rate_hz=4, values=[0.5, -1.25, 3, 0]
+    )
+    decoded = decode_batch(batch_bytes(batch))
+    assert decoded.header == BatchHeader(**batch.model_dump(exclude={"values"}))
+    np.testing.assert_array_equal(decoded.samples, batch.values)
+    huge = batch.model_copy(update={"values": [1e39, 0.0]})
+    assert decode_sensor(batch_bytes(huge)) == huge

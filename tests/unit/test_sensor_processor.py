@@ -3,6 +3,8 @@ and alert episodes that outlive a restart."""
 
 from __future__ import annotations
 
+import pytest
+
 from schemas import topics
 from schemas.events import AnomalyScore, QualityFinding, SensorBatch, SensorSecond
 from schemas.states import State
@@ -81,3 +83,70 @@ def test_a_stuck_sensor_is_a_quality_finding_and_is_not_scored():
     )
     assert "stuck" in {f.rule for f in of_kind(outputs, QualityFinding)}
     assert len(of_kind(outputs, AnomalyScore)) < 10
+
+
+def _binary(batch: SensorBatch, sample_type: str = "float32", scale: float = 1.0) -> bytes:
+    import numpy as np
+
+    from schemas.binary import encode_batch
+
+    samples = np.asarray(batch.values) / scale if sample_type == "int16" else batch.values
+    return encode_batch(batch, np.asarray(samples), sample_type, scale)  # type: ignore[arg-type]
+
+
+def test_a_binary_batch_gives_the_summaries_and_scores_of_the_same_json_batch():
+    import math
+
+    values = [math.sin(i / 3) * 2 for i in range(250)]
+    batch = SensorBatch(
+        time=T0, asset=ASSET, sensor="m1.vibration", sample_rate_hz=100, values=values, unit="g"
+    )
+    json_seconds = of_kind(
+        make_run(MemoryModels()).send(topics.SENSOR_BATCHES, [batch], now_ms=T0), SensorSecond
+    )
+    outputs = make_run(MemoryModels()).send(topics.SENSOR_BATCHES, [_binary(batch)], now_ms=T0)
+    seconds = of_kind(outputs, SensorSecond)
+    assert [(s.id, s.time, s.samples, s.unit) for s in seconds] == [
+        (s.id, s.time, s.samples, s.unit) for s in json_seconds
+    ]
+    for binary, text in zip(seconds, json_seconds, strict=True):
+        assert binary.rms == pytest.approx(text.rms, rel=1e-6)
+        assert binary.kurtosis == pytest.approx(text.kurtosis, rel=1e-5)
+    assert len(of_kind(outputs, AnomalyScore)) == 3
+    assert not outputs.dead_letters
+
+
+def test_an_int16_binary_batch_is_scaled_to_its_unit():
+    batch = SensorBatch(
+        time=T0, asset=ASSET, sensor="m1.vibration", sample_rate_hz=100, values=[0.5, -0.5] * 50
+    )
+    outputs = make_run(MemoryModels()).send(
+        topics.SENSOR_BATCHES, [_binary(batch, "int16", 0.001)], now_ms=T0
+    )
+    (second,) = of_kind(outputs, SensorSecond)
+    assert (second.maximum, second.minimum) == pytest.approx((0.5, -0.5))
+
+
+@pytest.mark.parametrize(
+    ("damage", "error_type", "says"),
+    [
+        (lambda raw: raw[:-3], "sample_count", "truncated"),
+        (lambda raw: raw + b"\0\0\0\0", "sample_count", "wrong sample count"),
+        (lambda raw: raw[:8] + (999).to_bytes(4, "little") + raw[12:], "sample_count", "999"),
+        (lambda raw: raw[:-4] + b"\0\0\xc0\x7f", "schema", "finite"),  # NaN as the last sample
+        (lambda raw: raw[:20], "schema", "needs 32 bytes"),
+    ],
+)
+def test_a_damaged_binary_batch_is_dead_lettered_whole_with_its_reason(damage, error_type, says):
+    import base64
+
+    batch = SensorBatch(
+        time=T0, asset=ASSET, sensor="m1.vibration", sample_rate_hz=100, values=[0.1] * 100
+    )
+    raw = damage(_binary(batch))
+    outputs = make_run(MemoryModels()).send(topics.SENSOR_BATCHES, [raw], now_ms=T0)
+    ((letter, error),) = outputs.dead_letters
+    assert error.error_type == error_type
+    assert says in error.reason
+    assert letter.payload == "base64:" + base64.b64encode(raw).decode()  # nothing lost
+    assert not outputs.emits
