@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from connectors.publisher import producer_config  # noqa: E402
 from connectors.topics import ensure_topics  # noqa: E402
 from schemas import topics  # noqa: E402
+from schemas.binary import FIXED, MAGIC  # noqa: E402
 from streams.commands.brokers import KafkaBroker  # noqa: E402
 from tests.integration.conftest import WorkerProcess  # noqa: E402
 
@@ -38,26 +39,29 @@ SPIKED_SENSORS = 10
 
 
 class BatchFactory:
-    """Pre-encoded sample arrays; each message gets its own id and creation time."""
+    """Pre-encoded sample arrays; each message gets its own id and creation time. `binary`:
+    LPSB float32 batches (schemas/binary.py), else JSON `sensor.batch` messages."""
 
-    def __init__(self, sensors: int, rate_hz: int, seed: int = 1) -> None:
+    def __init__(self, sensors: int, rate_hz: int, seed: int = 1, binary: bool = True) -> None:
         rng = np.random.default_rng(seed)
         t = np.arange(rate_hz) / rate_hz
         self.rate_hz = rate_hz
+        self.binary = binary
         self.sensors = [
             (f"bench/line{i % 4}/st{i}/m{i}", f"m{i}.vibration") for i in range(sensors)
         ]
-        self.normal = [
-            orjson.dumps(
-                np.round(np.sin(2 * np.pi * 50 * t + k) + rng.normal(0, 0.1, rate_hz), 4),
-                option=orjson.OPT_SERIALIZE_NUMPY,
-            )
+        normal = [
+            np.round(np.sin(2 * np.pi * 50 * t + k) + rng.normal(0, 0.1, rate_hz), 4)
             for k in range(8)
         ]
-        self.spike = orjson.dumps(
-            np.round(8 * np.sin(2 * np.pi * 50 * t) + rng.normal(0, 1, rate_hz), 4),
-            option=orjson.OPT_SERIALIZE_NUMPY,
-        )
+        spike = np.round(8 * np.sin(2 * np.pi * 50 * t) + rng.normal(0, 1, rate_hz), 4)
+        self.normal = [self._samples(v) for v in normal]
+        self.spike = self._samples(spike)
+
+    def _samples(self, values: np.ndarray) -> bytes:
+        if self.binary:
+            return values.astype("<f4").tobytes()
+        return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
 
     def message(
         self, index: int, sensor: int, time_ms: int, spike: bool = False
@@ -65,6 +69,10 @@ class BatchFactory:
         asset, name = self.sensors[sensor]
         event_id = uuid.uuid4().hex
         values = self.spike if spike else self.normal[index % len(self.normal)]
+        if self.binary:
+            meta = f'{{"asset":"{asset}","sensor":"{name}","id":"{event_id}","unit":"g"}}'.encode()
+            fixed = FIXED.pack(MAGIC, 1, 1, len(meta), self.rate_hz, time_ms, self.rate_hz, 1.0)
+            return asset, event_id, fixed + meta + values
         head = (
             f'{{"kind":"sensor.batch","id":"{event_id}","time":{time_ms},"asset":"{asset}",'
             f'"sensor":"{name}","sample_rate_hz":{self.rate_hz},"unit":"g","values":'
@@ -271,19 +279,26 @@ def latency_phase(
     }
 
 
-def run(seconds: float, sensors: int, rate_hz: int, offer_mbps: float, out: Path | None) -> dict:
+def run(
+    seconds: float,
+    sensors: int,
+    rate_hz: int,
+    offer_mbps: float,
+    out: Path | None,
+    binary: bool = True,
+) -> dict:
     """`sensors` 0: as many sensors as it takes to offer `offer_mbps` with one batch per sensor
     per second, as a plant's gateways would send them."""
     broker = KafkaBroker.create()
     broker.start()
     data_dir = Path(tempfile.mkdtemp(prefix="linepulse-bench-"))
-    size = len(BatchFactory(1, rate_hz).message(0, 0, 0)[2])
+    size = len(BatchFactory(1, rate_hz, binary=binary).message(0, 0, 0)[2])
     offer = offer_mbps * 1e6 / size
     sensors = sensors or max(1, round(offer))
     try:
         ensure_topics({"bootstrap.servers": broker.bootstrap}, PARTITIONS)
         first = throughput_phase(
-            broker, data_dir, BatchFactory(sensors, rate_hz), seconds * 0.6, offer
+            broker, data_dir, BatchFactory(sensors, rate_hz, binary=binary), seconds * 0.6, offer
         )
         avg_size = first["bytes"] / max(first["sent"], 1)
         pipeline_rate = first["processed"] / first["elapsed"]
@@ -291,7 +306,7 @@ def run(seconds: float, sensors: int, rate_hz: int, offer_mbps: float, out: Path
         second = latency_phase(
             broker,
             data_dir,
-            BatchFactory(max(1, round(carried)), rate_hz, 2),
+            BatchFactory(max(1, round(carried)), rate_hz, 2, binary=binary),
             seconds * 0.4,
             carried,
         )
@@ -301,6 +316,7 @@ def run(seconds: float, sensors: int, rate_hz: int, offer_mbps: float, out: Path
     bare_rate = first["sent"] / bare_s if bare_s > 0 else None
     result = {
         "seconds": seconds,
+        "format": "binary" if binary else "json",
         "sensors": sensors,
         "sample_rate_hz": rate_hz,
         "message_bytes_avg": round(avg_size),
@@ -347,9 +363,22 @@ def main() -> None:
         default=58.0,
         help="payload offered in the throughput phase (the plant goal)",
     )
+    parser.add_argument(
+        "--format",
+        choices=("binary", "json"),
+        default="binary",
+        help="how batches are sent: LPSB float32 (default) or JSON",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    run(args.seconds, args.sensors, args.rate_hz, args.offer_mbps, args.json)
+    run(
+        args.seconds,
+        args.sensors,
+        args.rate_hz,
+        args.offer_mbps,
+        args.json,
+        binary=args.format == "binary",
+    )
 
 
 if __name__ == "__main__":
