@@ -241,14 +241,18 @@ def _with_ratios(sums: pl.DataFrame) -> pl.DataFrame:
         performance=performance,
         quality=_ratio(pl.col("good"), total),
     ).with_columns(
-        oee=pl.col("availability") * pl.col("performance") * pl.col("quality"),
+        # as streams.core.oee.ratios: no good part in planned time is OEE 0, not null
+        oee=pl.when(pl.col("availability").is_not_null() & (pl.col("good") == 0))
+        .then(0.0)
+        .otherwise(pl.col("availability") * pl.col("performance") * pl.col("quality")),
         performance_over_one=pl.col("performance") > 1.0 + 1e-9,
     )
 
 
 def rollup(rows: Iterable[tuple[str, str, int, int, OeeTotals]], level: Level) -> pl.DataFrame:
     """Sum times and counts per asset group and window, then recompute the ratios.
-    Performance (and OEE) is null when any part was counted without an ideal cycle time."""
+    Performance (and OEE) is null when any part was counted without an ideal cycle time; OEE
+    is 0 all the same, as in the stream, when time was planned and no good part was made."""
     records = _records(rows, level)
     if not records:
         return pl.DataFrame()

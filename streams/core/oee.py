@@ -1,7 +1,9 @@
 """OEE of one asset over one window, from its state timeline, counts and planned stops.
 
 Pure: no I/O, no clocks. Availability = run time / planned time; Performance = ideal time /
-run time; Quality = good / total; OEE = A x P x Q. Times are epoch milliseconds.
+run time; Quality = good / total; OEE = A x P x Q, which is 0 whenever time was planned and no
+good part was made (good x ideal cycle time / planned time, whatever the cycle time). Times are
+epoch milliseconds.
 """
 
 from __future__ import annotations
@@ -155,14 +157,18 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 
 def ratios(totals: OeeTotals) -> OeeRatios:
-    """A, P, Q and OEE; a zero denominator gives None, never 0 or 1."""
+    """A, P, Q and OEE; a zero denominator gives None, never 0 or 1 (quality of no part is
+    None, the row's total of 0 says why). OEE is 0 when time was planned and no good part was
+    made, even where P or Q is None; None without planned time or while P, Q is unknown."""
     availability = _ratio(totals.run_time_s, totals.planned_time_s)
     performance = (
         None if totals.counts_without_cycle_time else _ratio(totals.ideal_time_s, totals.run_time_s)
     )
     quality = _ratio(totals.good, totals.total)
     oee = None
-    if availability is not None and performance is not None and quality is not None:
+    if availability is not None and totals.good == 0:
+        oee = 0.0
+    elif availability is not None and performance is not None and quality is not None:
         oee = availability * performance * quality
     over_one = performance is not None and performance > 1.0 + 1e-9
     return OeeRatios(availability, performance, quality, oee, performance_over_one=over_one)

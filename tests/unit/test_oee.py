@@ -113,3 +113,34 @@ def test_rollup_sums_times_and_counts_and_recomputes_ratios():
 def test_counter_reset_is_not_negative_production():
     assert counter_deltas([(1, 100), (2, 105), (3, 2), (4, 7)], None) == [(2, 5), (3, 2), (4, 5)]
     assert counter_deltas([(5, 10)], 4) == [(5, 6)]
+
+
+def test_running_window_without_parts_has_oee_zero_and_null_quality():
+    totals = window_totals(0, 60_000, [StateChange(0, State.PRODUCING)], [])
+    figures = ratios(totals)
+    assert (figures.availability, figures.performance) == (1.0, 0.0)
+    assert figures.quality is None  # 0 of 0 parts: nothing to judge; the row says total 0
+    assert figures.oee == 0.0
+
+
+def test_window_down_all_its_planned_time_has_oee_zero():
+    totals = window_totals(0, 60_000, [StateChange(0, State.EQUIPMENT_FAILURE)], [])
+    figures = ratios(totals)
+    assert (figures.availability, figures.performance, figures.quality) == (0.0, None, None)
+    assert figures.oee == 0.0
+
+
+def test_only_scrap_gives_oee_zero_even_without_a_cycle_time():
+    totals = window_totals(0, 60_000, [StateChange(0, State.PRODUCING)], [Count(1, 0, 4, None)])
+    figures = ratios(totals)
+    assert (figures.performance, figures.quality, figures.oee) == (None, 0.0, 0.0)
+
+
+def test_good_parts_without_a_cycle_time_leave_oee_null():
+    totals = window_totals(0, 60_000, [StateChange(0, State.PRODUCING)], [Count(1, 4, 0, None)])
+    assert ratios(totals).oee is None
+
+
+def test_window_without_planned_time_has_no_oee_even_without_parts():
+    totals = window_totals(0, 60_000, [StateChange(0, State.NO_SHIFT)], [])
+    assert ratios(totals).oee is None
