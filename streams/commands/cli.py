@@ -41,7 +41,7 @@ def _demo(args: argparse.Namespace) -> int:
         "LINEPULSE_KAFKA_BOOTSTRAP"
     )
     broker = "external" if bootstrap_given else args.broker
-    options = DemoOptions(duration_s=args.duration, broker=broker)
+    options = DemoOptions(duration_s=args.duration, broker=broker, fresh=args.fresh)
     return run_demo(
         options,
         settings_from_args(KafkaSettings, args),

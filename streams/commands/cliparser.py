@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from pydantic_settings import BaseSettings
@@ -68,6 +69,13 @@ def _add_demo(commands: Commands) -> None:
         "tansu: start the bundled Tansu broker; external: use LINEPULSE_KAFKA_BOOTSTRAP",
         choices=("tansu", "external"),
     )
+    demo.add_argument(
+        "--fresh",
+        action=argparse.BooleanOptionalAction,
+        default=_env_flag("LINEPULSE_DEMO_FRESH"),
+        help="move an earlier run's data dir aside to <data dir>.old-<UTC time> and start clean "
+        "(default: append to it) [env: LINEPULSE_DEMO_FRESH]",
+    )
     demo_settings: tuple[type[BaseSettings], ...] = (
         StoreSettings,
         SimulatorSettings,
@@ -80,6 +88,17 @@ def _add_demo(commands: Commands) -> None:
             skip=("through_protocols",),  # the demo always goes through OPC UA and Modbus
             shown={"faults": "the demo's four: " + ",".join(DEMO_FAULTS)},
         )
+
+
+def _env_flag(env: str) -> bool:
+    """A yes/no option's default from its env var: 1, true, yes, on or 0, false, no, off."""
+    raw = os.environ.get(env, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    msg = f"{env}={raw!r}: use 1/true/yes/on or 0/false/no/off"
+    raise ValueError(msg)
 
 
 def _add_worker(commands: Commands) -> None:

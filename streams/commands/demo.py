@@ -10,8 +10,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -20,46 +23,71 @@ from connectors.simulator.plant import PlantSimulator
 from connectors.simulator.run import run_through_devices
 from connectors.topics import consumer_lag, ensure_topics
 from schemas import topics
+from schemas.exceptions import LinePulseError
 from streams.commands.brokers import RunningBroker, free_port, start_tansu
+from streams.commands.demo_view import (
+    ALERTS_SQL,
+    COUNTS_SQL,
+    LINE_OEE_SQL,
+    LIVE_OEE_SQL,
+    line_oee_table,
+    machine_oee_table,
+)
 from streams.commands.query_client import query_worker
 from streams.settings import KafkaSettings, SimulatorSettings, StoreSettings
-from streams.store.clickhouse import StoreError, open_store
+from streams.store.clickhouse import StoreError, open_store, query_rows
 from streams.store.owner import running_owner
-
-LIVE_OEE_SQL = """
-SELECT asset, window_start AS window, provisional AS live, round(availability, 3) AS A,
-       round(performance, 3) AS P, round(quality, 3) AS Q, round(oee, 3) AS OEE, total AS parts
-FROM linepulse.oee_windows
-ORDER BY asset, window_start DESC, version DESC LIMIT 1 BY asset
-"""
-LINE_OEE_SQL = """
-SELECT arrayStringConcat(arraySlice(splitByChar('/', asset), 1, 2), '/') AS line,
-       round(sum(run_time_s) / nullIf(sum(planned_time_s), 0), 3) AS A,
-       round(sum(ideal_time_s) / nullIf(sum(run_time_s), 0), 3) AS P,
-       round(sum(good) / nullIf(sum(total), 0), 3) AS Q,
-       round(A * P * Q, 3) AS OEE, sum(total) AS parts
-FROM linepulse.oee_windows FINAL WHERE provisional = 0 GROUP BY line ORDER BY line
-"""
-ALERTS_SQL = """
-SELECT formatDateTime(time, '%H:%i:%S') AS at, alert_kind AS kind, status, severity, asset, source
-FROM linepulse.alerts ORDER BY time DESC LIMIT 6
-"""
-COUNTS_SQL = """
-SELECT (SELECT count() FROM linepulse.dead_letters) AS dead_letters,
-       (SELECT count() FROM linepulse.alerts) AS alert_steps,
-       (SELECT count() FROM linepulse.sensor_readings) AS readings,
-       (SELECT count() FROM linepulse.sensor_seconds) AS vibration_seconds,
-       (SELECT count() FROM linepulse.oee_windows FINAL WHERE provisional = 0) AS closed_windows
-"""
 
 
 @dataclass
 class DemoOptions:
-    """How long the demo runs, on which broker, and how often it sends a bad event."""
+    """How long the demo runs, on which broker, how often it sends a bad event, and whether it
+    moves an earlier run's data dir aside first."""
 
     duration_s: float | None
     broker: str = "tansu"
     bad_event_every_s: float = 30.0
+    fresh: bool = False
+
+
+class DemoError(LinePulseError):
+    """The demo cannot start with the data dir it was given."""
+
+
+def _aside_name(data_dir: Path, now: datetime) -> Path:
+    stem = f"{data_dir.name}.old-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    target = data_dir.with_name(stem)
+    number = 2
+    while target.exists():
+        target = data_dir.with_name(f"{stem}-{number}")
+        number += 1
+    return target
+
+
+def prepare_data_dir(data_dir: Path, fresh: bool, now: datetime) -> str | None:
+    """With `fresh`, move an earlier run's data dir aside to `<dir>.old-<UTC time>`; without,
+    leave it. Returns the one line to say about it (None when there was no earlier data)."""
+    if not data_dir.is_dir() or not any(data_dir.iterdir()):
+        return None
+    if not fresh:
+        return (
+            f"linepulse demo: appending to the existing data in {data_dir} (its counts include "
+            "earlier runs); --fresh moves it aside and starts clean"
+        )
+    owner = running_owner(data_dir)
+    if owner is not None:
+        msg = (
+            f"{data_dir} is in use by a running worker (pid {owner['pid']}): stop it, or give "
+            "--data-dir another directory"
+        )
+        raise DemoError(msg)
+    source = data_dir.absolute()
+    if not source.name:
+        msg = f"cannot move {data_dir} aside: give --data-dir a directory of its own"
+        raise DemoError(msg)
+    target = _aside_name(source, now)
+    source.rename(target)
+    return f"linepulse demo: moved the earlier data from {data_dir} to {target}; starting clean"
 
 
 def _start_worker(
@@ -107,10 +135,17 @@ def _wait_for_owner(
 
 
 def _render(owner: dict, published: int, rate: float, elapsed: float) -> str:
-    def block(title: str, sql: str) -> str:
-        """A titled section with the worker's answer to `sql`, or why there is none yet."""
+    def block(
+        title: str, sql: str, table: Callable[[list[dict[str, Any]]], str] | None = None
+    ) -> str:
+        """A titled section with the worker's answer to `sql` (drawn by `table` from its rows
+        when given), or why there is none yet."""
         try:
-            body = query_worker(owner, sql, "table", timeout_s=10).decode().rstrip()
+            if table is None:
+                body = query_worker(owner, sql, "table", timeout_s=10).decode().rstrip()
+            else:
+                answer = query_worker(owner, sql, "json", timeout_s=10)
+                body = table([orjson.loads(line) for line in answer.splitlines() if line.strip()])
         except (StoreError, OSError) as exc:
             body = f"  (not available yet: {exc})"
         return f"{title}\n{body or '  (nothing yet)'}"
@@ -121,8 +156,12 @@ def _render(owner: dict, published: int, rate: float, elapsed: float) -> str:
     return "\n\n".join(
         [
             header,
-            block("OEE per machine (latest window; live = provisional)", LIVE_OEE_SQL),
-            block("OEE per line (closed windows)", LINE_OEE_SQL),
+            block(
+                "OEE per machine (latest window; live = provisional)",
+                LIVE_OEE_SQL,
+                machine_oee_table,
+            ),
+            block("OEE per line (closed windows)", LINE_OEE_SQL, line_oee_table),
             block("Latest alerts", ALERTS_SQL),
             block("Counts (dead letters = rejected input)", COUNTS_SQL),
         ]
@@ -161,6 +200,9 @@ def run_demo(
     simulator_settings: SimulatorSettings,
 ) -> int:
     """Run the worker and the simulated plant until the duration or Ctrl-C, then print a summary."""
+    said = prepare_data_dir(store.data_dir, options.fresh, datetime.now(UTC))
+    if said is not None:
+        print(said, flush=True)
     store.data_dir.mkdir(parents=True, exist_ok=True)
     broker: RunningBroker | None = None
     if options.broker == "tansu":
@@ -257,7 +299,7 @@ def _print_summary(settings: StoreSettings) -> None:
         store = open_store(settings)
         try:
             print("\nClosed OEE windows per line:")
-            print(store.query_bytes(LINE_OEE_SQL, "PrettyCompactMonoBlock").decode())
+            print(line_oee_table(query_rows(store, LINE_OEE_SQL)) or "  (none)")
             print(store.query_bytes(COUNTS_SQL, "PrettyCompactMonoBlock").decode())
         finally:
             store.close()
