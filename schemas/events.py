@@ -228,11 +228,34 @@ class ProductionCount(Event):
 
 
 class PlcCounter(Event):
-    """A cumulative PLC counter reading; it may wrap or be reset to zero."""
+    """A cumulative PLC counter reading. A drop is a reset: the new value counts from zero. A
+    counter that declares `rollover_bits` wraps instead: after its highest value it goes on
+    from 0, so 65,530 then 5 on a 16-bit counter is 11 parts (and a reset of it would be
+    counted as a wrap); a value beyond that range is refused."""
 
     kind: Literal["machine.counter"] = "machine.counter"
     counter: Literal["good", "scrap"]
     value: Annotated[int, Field(ge=0)]
+    rollover_bits: Literal[16, 32] | None = Field(
+        None, description="the counter's width when it wraps (16: 0..65535, 32: 0..4294967295)"
+    )
+
+    @model_validator(mode="after")
+    def _fits(self) -> PlcCounter:
+        bits = self.rollover_bits
+        if bits is not None and self.value >= 1 << bits:
+            msg = (
+                f"counter {self.counter} value {self.value} does not fit a {bits}-bit counter "
+                f"(0..{(1 << bits) - 1}): check the register's width and word order, or "
+                "rollover_bits"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def modulus(self) -> int | None:
+        """How many values the counter takes before it wraps; None when it does not declare."""
+        return None if self.rollover_bits is None else 1 << self.rollover_bits
 
 
 class OeeResult(Event):

@@ -261,13 +261,22 @@ def window_totals(
 
 
 def counter_deltas(
-    readings: Sequence[tuple[int, int]], previous: int | None
+    readings: Sequence[tuple[int, int, int | None]], previous: int | None
 ) -> list[tuple[int, int]]:
-    """Non-negative increments of a cumulative counter; a drop is a reset, counted from zero."""
+    """Non-negative increments of a cumulative counter from its (time, value, modulus)
+    readings. A drop is a reset, counted from zero, unless the reading after it declares the
+    counter's modulus (2**16 for a 16-bit counter): the counter then wrapped, and the increment
+    is taken modulo it (65,530 -> 5 is 11)."""
     deltas = []
     last = previous
-    for time, value in readings:
+    for time, value, modulus in readings:
         if last is not None:
-            deltas.append((time, value - last if value >= last else value))
+            if value >= last:
+                delta = value - last
+            elif modulus is not None:
+                delta = (value - last) % modulus
+            else:
+                delta = value
+            deltas.append((time, delta))
         last = value
     return deltas

@@ -92,7 +92,8 @@ class MachineWindows:
     closed_until: int | None = None
     states: list[list[Any]] = field(default_factory=list)  # [time, state, event id]
     counts: list[list[Any]] = field(default_factory=list)  # [time, good, scrap]
-    counters: dict[str, list[list[Any]]] = field(default_factory=dict)  # name -> [time, value]
+    # name -> [time, value, modulus | None, event id] (snapshots of older versions: no modulus)
+    counters: dict[str, list[list[Any]]] = field(default_factory=dict)
     orders: list[list[Any]] = field(default_factory=list)  # [time, ideal_cycle_time_s | None]
     stops: list[list[Any]] = field(default_factory=list)  # [time, reason, started 1|0]
     first_time: int | None = None
@@ -128,7 +129,7 @@ class MachineWindows:
             not_good = event.scrap + event.rework
             insert_sorted(rows, [event.time, event.good, not_good, event.id])
         elif isinstance(event, PlcCounter):
-            insert_sorted(rows, [event.time, event.value, event.id])
+            insert_sorted(rows, [event.time, event.value, event.modulus, event.id])
         elif isinstance(event, WorkOrderStarted):
             insert_sorted(rows, [event.time, event.ideal_cycle_time_s, event.id])
         elif isinstance(event, WorkOrderEnded):
@@ -155,7 +156,8 @@ class MachineWindows:
             for t, good, scrap, _ in self.counts
         ]
         for name, readings in self.counters.items():
-            for t, delta in counter_deltas([(r[0], r[1]) for r in readings], None):
+            values = [(r[0], r[1], r[2] if len(r) > 3 else None) for r in readings]
+            for t, delta in counter_deltas(values, None):
                 good, scrap = (delta, 0) if name == "good" else (0, delta)
                 counts.append(Count(t, good, scrap, self._cycle_time_at(t, above)))
         return counts

@@ -111,8 +111,16 @@ def test_rollup_sums_times_and_counts_and_recomputes_ratios():
 
 
 def test_counter_reset_is_not_negative_production():
-    assert counter_deltas([(1, 100), (2, 105), (3, 2), (4, 7)], None) == [(2, 5), (3, 2), (4, 5)]
-    assert counter_deltas([(5, 10)], 4) == [(5, 6)]
+    readings = [(1, 100, None), (2, 105, None), (3, 2, None), (4, 7, None)]
+    assert counter_deltas(readings, None) == [(2, 5), (3, 2), (4, 5)]
+    assert counter_deltas([(5, 10, None)], 4) == [(5, 6)]
+
+
+def test_counter_with_a_declared_rollover_wraps_instead_of_resetting():
+    wrapping = [(1, 65_530, 65_536), (2, 5, 65_536), (3, 9, 65_536)]
+    assert counter_deltas(wrapping, None) == [(2, 11), (3, 4)]
+    assert counter_deltas([(1, 0, 65_536)], 65_535) == [(1, 1)]
+    assert counter_deltas([(1, 65_530, None), (2, 5, None)], None) == [(2, 5)]  # a reset
 
 
 def test_running_window_without_parts_has_oee_zero_and_null_quality():

@@ -254,3 +254,37 @@ def test_a_backlog_delivered_one_topic_before_the_other_closes_no_window_early()
         watermark = partition_watermark(clocks, set(), 10_500 + second * 1000, watermark)
         assert watermark == T0 + second * 60_000 - 1000
     assert partition_watermark(clocks, set(), 80_000, watermark) == T0 + 86_399_000 + 69_000
+
+
+def _plc(at_s, value, bits=None, name="good"):
+    from schemas.events import PlcCounter
+
+    return PlcCounter(
+        time=T0 + round(at_s * 1000), asset=ASSET, counter=name, value=value, rollover_bits=bits
+    )
+
+
+def test_plc_counter_with_a_16_bit_rollover_counts_across_the_wrap_and_windows():
+    machine = MachineWindows(ASSET, W)
+    for event in [
+        order(0, 1.0),
+        state(0, State.PRODUCING),
+        _plc(1, 65_520, 16),
+        _plc(50, 65_530, 16),
+    ]:
+        machine.add(event)
+    (first,) = machine.close(T0 + W)
+    machine = MachineWindows.from_dict(machine.to_dict())  # the rollover survives a snapshot
+    machine.add(_plc(70, 5, 16))
+    (second,) = machine.close(T0 + 2 * W)
+    assert (first.totals.good, second.totals.good) == (10, 11)
+
+
+def test_plc_counter_rows_of_a_snapshot_without_rollovers_still_count():
+    machine = MachineWindows(ASSET, W)
+    for event in [state(0, State.PRODUCING), counter(1, "good", 10), counter(30, "good", 14)]:
+        machine.add(event)
+    data = machine.to_dict()
+    data["counters"] = {"good": [[t, v, i] for t, v, *_, i in data["counters"]["good"]]}
+    (window,) = MachineWindows.from_dict(data).close(T0 + W)
+    assert window.totals.good == 4
