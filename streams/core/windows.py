@@ -297,6 +297,9 @@ class MachineWindows:
         return cls(**data)
 
 
+RECEIVING_MS = 2_000  # a topic that delivered events this recently is still receiving them
+
+
 @dataclass
 class PartitionClock:
     """Watermark of one partition: newest event time minus the allowed lateness, advanced by
@@ -316,8 +319,10 @@ class PartitionClock:
         self._raise_to(self.max_event_time - self.lateness_ms)
 
     def receiving(self, now_ms: int) -> bool:
-        """Whether events arrived within the idle timeout before `now_ms`."""
-        return self.last_arrival_ms is not None and now_ms - self.last_arrival_ms <= self.idle_ms
+        """Whether events are still arriving: some came within the last RECEIVING_MS (or the
+        idle timeout, if shorter) before `now_ms`."""
+        within = min(self.idle_ms, RECEIVING_MS)
+        return self.last_arrival_ms is not None and now_ms - self.last_arrival_ms <= within
 
     def advance(self, now_ms: int) -> int | None:
         """The watermark, moved on by the time the partition has been idle past `idle_ms`."""
@@ -353,7 +358,8 @@ def partition_watermark(
     its end holds the watermark back to its own (the topics of one partition are not read in
     step), and so does a topic read to its end that is still receiving events (its end moves
     on: a producer may deliver one topic's backlog before another's). When every topic is read
-    to its end and quiet, the most advanced clock, moved on by the wall clock, leads. Never
+    to its end and none is receiving, the most advanced clock, moved on by the wall clock once
+    idle, leads (a sparse topic such as the MES events' does not hold the others back). Never
     goes back."""
     held: list[int | None] = [clocks[t].watermark if t in clocks else None for t in lagging]
     held += [c.watermark for t, c in clocks.items() if t not in lagging and c.receiving(now_ms)]

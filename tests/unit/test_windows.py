@@ -288,3 +288,18 @@ def test_plc_counter_rows_of_a_snapshot_without_rollovers_still_count():
     data["counters"] = {"good": [[t, v, i] for t, v, *_, i in data["counters"]["good"]]}
     (window,) = MachineWindows.from_dict(data).close(T0 + W)
     assert window.totals.good == 4
+
+
+def test_a_sparse_topic_read_to_its_end_holds_the_watermark_only_while_it_receives():
+    """A replayed day with a long idle timeout: the MES topic's last work order is hours older
+    than the machines' newest event; once it has stopped receiving it does not hold them."""
+    from streams.core.windows import RECEIVING_MS, partition_watermark
+
+    machines = PartitionClock(lateness_ms=30_000, idle_ms=600_000)
+    mes = PartitionClock(lateness_ms=30_000, idle_ms=600_000)
+    machines.observe(T0 + 86_400_000, arrival_ms=10_000)
+    mes.observe(T0 + 3_600_000, arrival_ms=10_000)
+    clocks = {"machine": machines, "mes": mes}
+    assert partition_watermark(clocks, set(), 10_500, None) == T0 + 3_570_000
+    after = 10_000 + RECEIVING_MS + 1
+    assert partition_watermark(clocks, set(), after, None) == T0 + 86_370_000
