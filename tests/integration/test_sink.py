@@ -130,11 +130,12 @@ def test_hourly_view_sums_closed_windows_per_level_and_recomputes(store):
         _oee_row("p/l1/s2/m2", hour, 60, 15, 15, 5, 10),
         _oee_row("p/l1/s2/m2", hour, 60, 60, 60, 99, 0, version=0, provisional=True),
         _oee_row("p/l2/s1/m3", hour + 60_000, 30, 30, 15, 10, 0),
+        _oee_row("q/l3/s1/m4", hour, 60, 60, 0, 0, 0),  # ran a whole minute, made no part
     ]
-    assert write(store, values).rows == 4
+    assert write(store, values).rows == 5
     rows = query_rows(
         store,
-        "SELECT level, asset, availability, performance, quality, good "
+        "SELECT level, asset, availability, performance, quality, oee, good "
         "FROM linepulse.oee_hourly ORDER BY level, asset",
     )
     by_asset = {(r["level"], r["asset"]): r for r in rows}
@@ -146,7 +147,11 @@ def test_hourly_view_sums_closed_windows_per_level_and_recomputes(store):
     plant = by_asset[("plant", "p")]
     assert plant["availability"] == pytest.approx(105 / 150)
     assert plant["performance"] == pytest.approx(90 / 105)
-    assert len([r for r in rows if r["level"] == "machine"]) == 3
+    assert len([r for r in rows if r["level"] == "machine"]) == 4
+    assert by_asset[("plant", "q")]["oee"] == 0
+    idle = by_asset[("machine", "q/l3/s1/m4")]
+    assert (idle["oee"], idle["quality"], idle["performance"]) == (0, None, 0)
+    assert line["oee"] == pytest.approx(75 / 120 * 1 * 65 / 75)
 
 
 def test_every_documented_query_runs_on_the_real_schema(store):
