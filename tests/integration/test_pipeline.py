@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import io
 import json
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.publisher import Publisher
+from connectors.publisher import Publisher, batch_bytes
 from schemas import topics
 from schemas.codec import encode
 from schemas.events import (
@@ -279,27 +280,55 @@ def test_malformed_events_reach_the_dead_letter_topic_while_good_events_flow(wor
 
 
 def test_sample_batches_are_stored_as_per_second_summaries(worker: WorkerProcess):
-    asset = f"{_plant()}/l1/s1/m1"
+    """The same batch as a binary batch (the publisher's default) and as JSON gives the same
+    rows; a truncated binary batch is a dead letter that keeps its payload whole."""
+    plant = _plant()
     start = (int(time.time() * 1000) - 30_000) // 1000 * 1000
     values = [1.0 if n % 2 else -1.0 for n in range(2500)]  # a square wave: RMS 1, crest 1
-    batch = SensorBatch(
-        time=start, asset=asset, sensor="m1.vibration", sample_rate_hz=1000, values=values, unit="g"
-    )
-    publisher = Publisher({"bootstrap.servers": worker.bootstrap})
-    publisher.publish(batch)
+    batches = {
+        fmt: SensorBatch(
+            time=start,
+            asset=f"{plant}/l1/s1/{fmt}",
+            sensor="m1.vibration",
+            sample_rate_hz=1000,
+            values=values,
+            unit="g",
+        )
+        for fmt in ("binary", "json")
+    }
+    for fmt, batch in batches.items():
+        publisher = Publisher({"bootstrap.servers": worker.bootstrap}, batch_format=fmt)
+        publisher.publish(batch)
+        publisher.flush()
+    broken = batch_bytes(batches["binary"])[:-6]
+    publisher.send(topics.SENSOR_BATCHES, f"{plant}/l1/s1/broken", broken)
     publisher.flush()
-    rows = worker.wait_rows(
-        f"SELECT toUnixTimestamp(second) * 1000 AS t, samples, rms, crest_factor, event_id "
-        f"FROM linepulse.sensor_seconds WHERE asset = '{asset}' ORDER BY t",
-        lambda r: len(r) == 3,
+    for batch in batches.values():
+        rows = worker.wait_rows(
+            f"SELECT toUnixTimestamp(second) * 1000 AS t, samples, rms, crest_factor, event_id "
+            f"FROM linepulse.sensor_seconds WHERE asset = '{batch.asset}' ORDER BY t",
+            lambda r: len(r) == 3,
+        )
+        assert [(r["t"] - start, r["samples"]) for r in rows] == [
+            (0, 1000),
+            (1000, 1000),
+            (2000, 500),
+        ]
+        assert all(r["rms"] == pytest.approx(1.0) and r["event_id"] == batch.id for r in rows)
+        scores = worker.wait_rows(
+            f"SELECT count() AS n FROM linepulse.anomaly_scores WHERE asset = '{batch.asset}'",
+            lambda r: r[0]["n"] == 3,
+        )
+        assert scores == [{"n": 3}]
+    (letter,) = worker.wait_rows(
+        "SELECT error_type, payload FROM linepulse.dead_letters "
+        f"WHERE key = '{plant}/l1/s1/broken'",
+        lambda r: len(r) == 1,
     )
-    assert [(r["t"] - start, r["samples"]) for r in rows] == [(0, 1000), (1000, 1000), (2000, 500)]
-    assert all(r["rms"] == pytest.approx(1.0) and r["event_id"] == batch.id for r in rows)
-    scores = worker.wait_rows(
-        f"SELECT count() AS n FROM linepulse.anomaly_scores WHERE asset = '{asset}'",
-        lambda r: r[0]["n"] == 3,
-    )
-    assert scores == [{"n": 3}]
+    assert letter == {
+        "error_type": "sample_count",
+        "payload": "base64:" + base64.b64encode(broken).decode(),
+    }
 
 
 def test_stuck_and_silent_sensors_raise_data_quality_alerts_and_clear(worker: WorkerProcess):
