@@ -4,7 +4,7 @@ outputs, save its snapshots. Nothing here knows what the processor computes."""
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,12 +61,14 @@ class ProcessorAgent:
         now = now_ms()
         pending: dict[int, list[Message]] = defaultdict(list)
         touched: set[int] = set()
+        per_topic: Counter[str] = Counter()
         with metrics.PROCESSING_SECONDS.labels(self.name).time():
             for event in events:
                 message = message_of(event)
-                metrics.EVENTS_IN.labels(self.name, message.topic).inc()
-                self._take_up(message.partition)
-                touched.add(message.partition)
+                per_topic[message.topic] += 1
+                if message.partition not in touched:
+                    self._take_up(message.partition)
+                    touched.add(message.partition)
                 if message.topic == topics.WINDOW_TICKS:
                     await self._process(pending.pop(message.partition, []), now)
                     await self._tick(message.partition, tick_time(message.value))
@@ -76,6 +78,8 @@ class ProcessorAgent:
                 await self._process(messages, now)
             for partition in touched:
                 self.snapshots.save(partition, self.processor.snapshot(partition))
+        for topic, count in per_topic.items():
+            metrics.EVENTS_IN.labels(self.name, topic).inc(count)
 
     def _take_up(self, partition: int) -> None:
         if not self.processor.holds(partition):

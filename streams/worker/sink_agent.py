@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import Any
 
 import faust
@@ -53,8 +54,8 @@ def register(
         async for batch in stream.take_events(worker.sink.batch_rows, within=worker.sink.batch_s):
             await readiness.wait_context()
             messages = [message_of(event) for event in batch]
-            for message in messages:
-                metrics.EVENTS_IN.labels("sink", message.topic).inc()
+            for topic, count in Counter(m.topic for m in messages).items():
+                metrics.EVENTS_IN.labels("sink", topic).inc(count)
             ends = _end_offsets(app, messages)
             result = await asyncio.to_thread(sink.write, messages, ends)
             readiness.reachable(True)
