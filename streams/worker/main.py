@@ -158,11 +158,22 @@ def _add_services(
 def run_worker(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> None:
     """Run the worker in the foreground until it is stopped."""
     app = build_app(kafka, worker, store)
-    worker_class = JsonLoggingWorker if worker.log_format == "json" else faust.Worker
+    worker_class = JsonLoggingWorker if worker.log_format == "json" else QuietWorker
     worker_class(app, loglevel=worker.log_level).execute_from_commandline()
 
 
-class JsonLoggingWorker(faust.Worker):
+class QuietWorker(faust.Worker):
+    """A Faust worker without its start-up spinner. At a log level of warning or above Faust
+    spins it on every log record, so it sets the root logger to DEBUG: every debug call of
+    Faust and aiokafka (several per message sent) then builds a record that is thrown away."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        """Set up logging at `level`, with no spinner."""
+        self.spinner = None
+        super().on_setup_root_logger(logger, level)
+
+
+class JsonLoggingWorker(QuietWorker):
     """A Faust worker whose log lines are all JSON objects."""
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:

@@ -48,3 +48,23 @@ def test_each_command_shows_only_the_settings_it_reads_with_the_defaults_it_uses
     flat = " ".join(demo.split())
     assert "(default: until Ctrl-C) [env: LINEPULSE_DEMO_DURATION]" in flat
     assert "Ctrl-C) (default: unset)" not in flat
+
+
+def test_at_log_level_warning_debug_records_are_not_built(tmp_path):
+    """Faust's spinner would set the root logger to DEBUG at warning level, so that every
+    debug call in Faust and aiokafka built a record (seen costing 7 % of the worker's time)."""
+    import logging
+
+    from streams.worker.main import QuietWorker
+
+    app = create_app(KafkaSettings(), WorkerSettings(), StoreSettings(data_dir=tmp_path))
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        worker = QuietWorker(app, loglevel="warning")
+        worker.on_setup_root_logger(root, logging.WARNING)
+        assert worker.spinner is None
+        assert not logging.getLogger("aiokafka.producer").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
