@@ -43,8 +43,9 @@ def _features(second: int, samples: FloatArray) -> SecondFeatures:
     rms = float(np.sqrt(np.mean(samples * samples)))
     peak = float(np.max(np.abs(samples)))
     centred = samples - mean
-    variance = float(np.mean(centred * centred))
-    kurtosis = float(np.mean(centred**4) / variance**2) if variance > 0 else 0.0
+    squared = centred * centred
+    variance = float(np.mean(squared))
+    kurtosis = float(np.mean(squared * squared) / variance**2) if variance > 0 else 0.0
     return SecondFeatures(
         second=second,
         samples=int(samples.size),
@@ -65,7 +66,12 @@ def per_second_features(
     """Split a batch into whole UTC seconds of sample time and summarise each (computed in
     float64 whatever the samples' type)."""
     samples = np.asarray(values, dtype=np.float64)
-    times = start_ms + (np.arange(samples.size) * (1000.0 / sample_rate_hz)).astype(np.int64)
+    period = 1000.0 / sample_rate_hz
+    first_second = start_ms - start_ms % 1000
+    last_time = start_ms + int((samples.size - 1) * period)
+    if last_time - last_time % 1000 == first_second:  # the usual batch: within one second
+        return [_features(first_second, samples)]
+    times = start_ms + (np.arange(samples.size) * period).astype(np.int64)
     seconds = times - times % 1000
     boundaries = np.flatnonzero(np.diff(seconds)) + 1
     result = []

@@ -252,6 +252,8 @@ class SensorProcessor:
         out = Outputs()
         state = self._state(partition)
         self._checkpoint(state, partition, tick_ms)
+        # on the clock, not per batch: it counts every model of the process
+        metrics.MODELS_WARMING.set(sum(1 for m in self._models.values() if m.warming_up))
         if not lagging:
             state.quality.find_silent(tick_ms, out)
         return out
@@ -303,7 +305,6 @@ class SensorProcessor:
                 results.append(
                     self._judged(state, event, ASSET_SOURCE, time, features, asset_scored)
                 )
-        metrics.MODELS_WARMING.set(sum(1 for m in self._models.values() if m.warming_up))
         return results
 
     def _judged(
