@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import threading
@@ -194,6 +195,67 @@ def bare_read(bootstrap: str, messages: int) -> tuple[float, int]:
     return (time.monotonic() - (started or time.monotonic())), total
 
 
+def pipeline_backlog(broker: KafkaBroker, data_dir: Path, messages: int) -> float | None:
+    """A fresh worker (its own group) reading the backlog of `messages` batches: batches per
+    second, from its first committed offset to its last (its start-up left out)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    worker = _worker(broker.bootstrap, data_dir)
+    worker.start()
+    try:
+        first: tuple[float, int] | None = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            done = committed(broker.bootstrap, worker.app_id)
+            if done > 0 and first is None:
+                first = (time.monotonic(), done)
+            if done >= messages:
+                break
+            time.sleep(0.5)
+        if first is None or done <= first[1]:
+            return None
+        return (done - first[1]) / (time.monotonic() - first[0])
+    finally:
+        worker.stop()
+
+
+def peer_run(python: str, script: str, bootstrap: str, messages: int) -> float | None:
+    """Batches per second of a peer (`load/minimal_loop.py`, `load/quix_app.py`) reading the
+    backlog of `messages` batches in a group of its own; None when it failed."""
+    data_dir = Path(tempfile.mkdtemp(prefix="linepulse-peer-"))
+    command = [
+        python,
+        str(Path(__file__).with_name(script)),
+        "--bootstrap",
+        bootstrap,
+        "--group",
+        f"peer-{uuid.uuid4().hex}",
+        "--messages",
+        str(messages),
+        "--data-dir",
+        str(data_dir),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        print(f"{script} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
+        return None
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["messages"] / result["seconds"] if result["seconds"] > 0 else None
+
+
+QUIX = "quixstreams==3.28.1"
+
+
+def quix_python() -> str:
+    """The Python of a virtualenv with Quix Streams (pinned; made once under load/out)."""
+    venv = Path(__file__).with_name("out") / "quix-venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        packages = [QUIX, "chdb", "river", "scipy", "numpy", "orjson", "pyyaml"]
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
+    return str(python)
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -286,6 +348,7 @@ def run(
     offer_mbps: float,
     out: Path | None,
     binary: bool = True,
+    peers: bool = False,
 ) -> dict:
     """`sensors` 0: as many sensors as it takes to offer `offer_mbps` with one batch per sensor
     per second, as a plant's gateways would send them."""
@@ -311,6 +374,15 @@ def run(
             carried,
         )
         bare_s, bare_bytes = bare_read(broker.bootstrap, first["sent"])
+        backlog = {}
+        if peers:
+            backlog["pipeline"] = pipeline_backlog(broker, data_dir / "backlog", first["sent"])
+            backlog["minimal_loop"] = peer_run(
+                sys.executable, "minimal_loop.py", broker.bootstrap, first["sent"]
+            )
+            backlog["quix_streams"] = peer_run(
+                quix_python(), "quix_app.py", broker.bootstrap, first["sent"]
+            )
     finally:
         broker.remove()
     bare_rate = first["sent"] / bare_s if bare_s > 0 else None
@@ -345,11 +417,24 @@ def run(
         "plant_goal_mb_per_s": 58,
         "share_of_plant_goal": round(pipeline_rate * avg_size / 1e6 / 58, 4),
     }
+    if peers:
+        result["backlog_events_per_s"] = {k: _round(v) for k, v in backlog.items()}
+        result["backlog_bare_events_per_s"] = _round(bare_rate)
+        pipeline_backlog_rate = backlog["pipeline"]
+        for peer in ("minimal_loop", "quix_streams"):
+            rate = backlog[peer]
+            result[f"ratio_pipeline_to_{peer}"] = (
+                round(pipeline_backlog_rate / rate, 4) if pipeline_backlog_rate and rate else None
+            )
     text = json.dumps(result, indent=2)
     print(text)
     if out:
         out.write_text(text + "\n")
     return result
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None
 
 
 def main() -> None:
@@ -369,6 +454,11 @@ def main() -> None:
         default="binary",
         help="how batches are sent: LPSB float32 (default) or JSON",
     )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also time the pipeline, the minimal loop and a Quix Streams app on the backlog",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     run(
@@ -378,6 +468,7 @@ def main() -> None:
         args.offer_mbps,
         args.json,
         binary=args.format == "binary",
+        peers=args.peers,
     )
 
 
