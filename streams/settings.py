@@ -327,6 +327,20 @@ class WorkerSettings(BaseSettings):
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         "earliest", description="where a new consumer group starts reading"
     )
+    processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="above 1: that many compute processes in one consumer group (the OEE and "
+        "sensor processors) and one store process (the sink and queries: the embedded store "
+        "has one owner), so that every core is used",
+    )
+    role: Literal["all", "compute", "store"] = Field(
+        "all",
+        description="what this process runs (set by --processes for its children): "
+        "everything, the processors only, or the sink and queries only",
+    )
+    process_index: int = Field(0, ge=0, description="which of the compute processes this is")
     log_level: str = Field("info", description="worker log level")
     log_format: Literal["text", "json"] = Field(
         "text", description="text, or json: one object per line with asset and event ids"
@@ -336,6 +350,22 @@ class WorkerSettings(BaseSettings):
     quality: QualitySettings = Field(default_factory=QualitySettings, description="data quality")
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="alerts")
     sink: SinkSettings = Field(default_factory=SinkSettings, description="the sink")
+
+    @property
+    def computes(self) -> bool:
+        """Whether this process runs the OEE and sensor processors."""
+        return self.role in ("all", "compute")
+
+    @property
+    def stores(self) -> bool:
+        """Whether this process runs the sink, owns the store and answers queries."""
+        return self.role in ("all", "store")
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group of this process: the store process reads the stored topics in a
+        group of its own, as the processors read some of the same topics."""
+        return f"{self.app_id}-store" if self.role == "store" else self.app_id
 
     def time_limits(self) -> TimeLimits:
         """How far ahead of and behind the time Kafka received it an event time may be."""

@@ -57,6 +57,10 @@ def _worker(args: argparse.Namespace) -> int:
     worker = settings_from_args(WorkerSettings, args)
     kafka = settings_from_args(KafkaSettings, args)
     require_broker(kafka)
+    if worker.processes > 1 and worker.role == "all":
+        from streams.worker.processes import run_processes
+
+        return run_processes(worker, args.argv)
     sys.argv = [sys.argv[0]]  # Faust's worker reads argv; it has been parsed already
     run_worker(kafka, worker, settings_from_args(StoreSettings, args))
     return 0
@@ -249,6 +253,7 @@ CHATTY_LIBRARIES = ("asyncua", "pymodbus")
 def main(argv: list[str] | None = None) -> int:
     """Run the `linepulse` command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for chatty in CHATTY_LIBRARIES:  # their INFO lines are per session and per request
         logging.getLogger(chatty).setLevel(logging.WARNING)

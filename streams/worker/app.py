@@ -39,9 +39,11 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
     """The Faust application of a worker (no agents yet); creates the data dir it keeps its
     state in (a fresh checkout has none)."""
     faust_dir = store.data_dir / "faust"
+    if worker.role != "all":
+        faust_dir = faust_dir / f"{worker.role}-{worker.process_index}"
     faust_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
-        worker.app_id,
+        worker.group_id,
         broker=kafka.faust_broker_url(),
         broker_credentials=_credentials(kafka),
         store="memory://",

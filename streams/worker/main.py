@@ -60,22 +60,25 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
         snapshots = PartitionSnapshots(ChangelogTable.of(app, table, kafka))
         return ProcessorAgent(name, processor, snapshots, outbox, progress, readiness)
 
-    oee = shell(
-        "compute_machine_oee",
-        OeeProcessor(OeeConfig.from_settings(worker), books.context, books.plans),
-        "linepulse-oee-partitions",
-    )
-    models = ModelCheckpoints(ChangelogTable.of(app, "linepulse-sensor-models", kafka))
-    sensors = shell(
-        "score_sensor_data",
-        SensorProcessor(SensorConfig.from_settings(worker), books.context, books.specs, models),
-        "linepulse-sensor-partitions",
-    )
-    oee_agent.register(app, oee, outbox, kafka, worker)
-    sensor_agent.register(app, sensors, kafka, worker)
-    sink_agent.register(app, kafka, worker, books.context, readiness, outbox, counters)
+    if worker.computes:
+        oee = shell(
+            "compute_machine_oee",
+            OeeProcessor(OeeConfig.from_settings(worker), books.context, books.plans),
+            "linepulse-oee-partitions",
+        )
+        models = ModelCheckpoints(ChangelogTable.of(app, "linepulse-sensor-models", kafka))
+        sensors = shell(
+            "score_sensor_data",
+            SensorProcessor(SensorConfig.from_settings(worker), books.context, books.specs, models),
+            "linepulse-sensor-partitions",
+        )
+        oee_agent.register(app, oee, outbox, kafka, worker)
+        sensor_agent.register(app, sensors, kafka, worker)
+        _follow_assignment(app, progress, (oee, sensors))
+    readiness.needs_store = worker.stores
+    if worker.stores:
+        sink_agent.register(app, kafka, worker, books.context, readiness, outbox, counters)
     add_views(app, readiness, counters, worker)
-    _follow_assignment(app, progress, (oee, sensors))
     _add_services(app, kafka, worker, store, books, readiness)
     return app
 
@@ -117,22 +120,8 @@ def _add_services(
     books: Books,
     readiness: Readiness,
 ) -> None:
-    @app.service
-    class StoreService(Service):
-        """Opens the ClickHouse store (waiting while it cannot be reached) and closes it."""
-
-        async def on_start(self) -> None:
-            """Start the service."""
-            readiness.store = await asyncio.to_thread(open_worker_store, store)
-            if store.clickhouse_url is None:
-                write_owner(store.data_dir, worker.web_host, worker.web_port)
-            log.info("ClickHouse store open (%s)", store.clickhouse_url or store.chdb_path)
-
-        async def on_stop(self) -> None:
-            """Stop the service."""
-            remove_owner(store.data_dir)
-            if readiness.store is not None:
-                readiness.store.close()
+    if worker.stores:
+        _add_store_service(app, worker, store, readiness)
 
     @app.service
     class FeedService(Service):
@@ -153,6 +142,27 @@ def _add_services(
             """Stop the service."""
             for feed in readiness.feeds:
                 await asyncio.to_thread(feed.stop)
+
+
+def _add_store_service(
+    app: faust.App, worker: WorkerSettings, store: StoreSettings, readiness: Readiness
+) -> None:
+    @app.service
+    class StoreService(Service):
+        """Opens the ClickHouse store (waiting while it cannot be reached) and closes it."""
+
+        async def on_start(self) -> None:
+            """Start the service."""
+            readiness.store = await asyncio.to_thread(open_worker_store, store)
+            if store.clickhouse_url is None:
+                write_owner(store.data_dir, worker.web_host, worker.web_port)
+            log.info("ClickHouse store open (%s)", store.clickhouse_url or store.chdb_path)
+
+        async def on_stop(self) -> None:
+            """Stop the service."""
+            remove_owner(store.data_dir)
+            if readiness.store is not None:
+                readiness.store.close()
 
 
 def run_worker(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> None:

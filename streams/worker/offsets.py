@@ -26,8 +26,16 @@ class EndOffsets:
     """Partition ends from the broker, through the admin client."""
 
     def __init__(self, kafka_config: dict[str, Any], timeout_s: float = 5.0) -> None:
-        self.admin = AdminClient(kafka_config)
+        self.kafka_config = kafka_config
         self.timeout_s = timeout_s
+        self._admin: AdminClient | None = None
+
+    @property
+    def admin(self) -> AdminClient:
+        """The admin client, made at first use (building the app connects to nothing)."""
+        if self._admin is None:
+            self._admin = AdminClient(self.kafka_config)
+        return self._admin
 
     async def latest(self, partitions: list[TP]) -> dict[TP, int | None]:
         """The offset the next record of each partition will get; None where the broker did not

@@ -15,6 +15,7 @@ class Readiness:
     """What the agents wait for and /health reports: the store, its reachability, the feeds."""
 
     store: Store | None = None
+    needs_store: bool = True  # a compute process (--processes) has no store
     clickhouse_reachable: bool = True
     feeds: list[TopicFeed] = field(default_factory=list)
     _context_was_current: bool = False

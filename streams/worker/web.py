@@ -58,7 +58,7 @@ def add_views(
         reachable = readiness.clickhouse_reachable
         context_ready = readiness.context_current
         ready = (
-            readiness.store is not None
+            (readiness.store is not None or not readiness.needs_store)
             and len(assignment) > 0
             and positioned
             and reachable
@@ -76,4 +76,5 @@ def add_views(
         }
         return web.json(body, status=200 if ready else 503)
 
-    add_query_view(app, lambda: readiness.store, worker)
+    if readiness.needs_store:
+        add_query_view(app, lambda: readiness.store, worker)
