@@ -64,9 +64,23 @@ def _aside_name(data_dir: Path, now: datetime) -> Path:
     return target
 
 
+def refuse_owned_data_dir(data_dir: Path) -> None:
+    """Raise DemoError when a running worker owns `data_dir`: the demo's own worker could not
+    open the store there."""
+    owner = running_owner(data_dir)
+    if owner is not None:
+        msg = (
+            f"{data_dir} is in use by a running worker (pid {owner['pid']}): stop that worker, "
+            "or give --data-dir another directory"
+        )
+        raise DemoError(msg)
+
+
 def prepare_data_dir(data_dir: Path, fresh: bool, now: datetime) -> str | None:
     """With `fresh`, move an earlier run's data dir aside to `<dir>.old-<UTC time>`; without,
-    leave it. Returns the one line to say about it (None when there was no earlier data)."""
+    leave it. Returns the one line to say about it (None when there was no earlier data).
+    A data dir a running worker owns is refused either way (chdb lets one process open it)."""
+    refuse_owned_data_dir(data_dir)
     if not data_dir.is_dir() or not any(data_dir.iterdir()):
         return None
     if not fresh:
@@ -74,13 +88,6 @@ def prepare_data_dir(data_dir: Path, fresh: bool, now: datetime) -> str | None:
             f"linepulse demo: appending to the existing data in {data_dir} (its counts include "
             "earlier runs); --fresh moves it aside and starts clean"
         )
-    owner = running_owner(data_dir)
-    if owner is not None:
-        msg = (
-            f"{data_dir} is in use by a running worker (pid {owner['pid']}): stop it, or give "
-            "--data-dir another directory"
-        )
-        raise DemoError(msg)
     source = data_dir.absolute()
     if not source.name:
         msg = f"cannot move {data_dir} aside: give --data-dir a directory of its own"

@@ -139,3 +139,34 @@ def test_fresh_is_a_flag_and_an_env_var(monkeypatch):
         "LINEPULSE_DEMO_FRESH"
         in build_parser()._subparsers._group_actions[0].choices["demo"].format_help()
     )
+
+
+def test_without_fresh_the_demo_refuses_a_data_dir_a_running_worker_owns(tmp_path):
+    data = tmp_path / ".linepulse"
+    write_owner(data, "127.0.0.1", 1)  # this process: alive
+    with pytest.raises(DemoError) as caught:
+        prepare_data_dir(data, fresh=False, now=NOW)
+    message = str(caught.value)
+    assert str(data) in message
+    assert "stop" in message
+    assert "--data-dir" in message
+    assert "\n" not in message
+    assert data.exists()
+
+
+def test_a_data_dir_whose_worker_has_exited_is_not_refused(tmp_path):
+    import json
+    import subprocess
+
+    from streams.commands.demo import refuse_owned_data_dir
+
+    data = tmp_path / ".linepulse"
+    data.mkdir()
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    (data / "worker.json").write_text(json.dumps({"pid": ended.pid, "host": "h", "port": 1}))
+    refuse_owned_data_dir(data)  # no error: nobody holds the store
+    refuse_owned_data_dir(tmp_path / "missing")
+    write_owner(data, "127.0.0.1", 1)
+    with pytest.raises(DemoError, match="stop that worker"):
+        refuse_owned_data_dir(data)
