@@ -3,6 +3,7 @@ command-line flag."""
 
 from __future__ import annotations
 
+import logging
 import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -12,6 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from connectors.publisher import Publisher
+
+# librdkafka's own lines (connect failures, ...) go to this logger, not straight to stderr
+LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
 class KafkaSettings(BaseSettings):
@@ -35,10 +39,12 @@ class KafkaSettings(BaseSettings):
     replication_factor: int = Field(1, ge=1, description="replication factor of created topics")
 
     def confluent_config(self) -> dict[str, Any]:
-        """The settings as a confluent-kafka (librdkafka) configuration."""
+        """The settings as a confluent-kafka (librdkafka) configuration, with the Python logger
+        librdkafka's own log lines go to (else it writes them to stderr itself)."""
         config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap,
             "security.protocol": self.security_protocol,
+            "logger": LIBRDKAFKA_LOG,
         }
         if self.sasl_mechanism:
             config["sasl.mechanism"] = self.sasl_mechanism

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -21,13 +20,9 @@ class BrokerUnreachableError(LinePulseError):
     """No Kafka broker answered at the configured address."""
 
 
-LIBRDKAFKA_LOG = logging.getLogger("librdkafka")  # its lines go to the log, not the terminal
-
-
 def require_broker(kafka: KafkaSettings, timeout_s: float = 10.0) -> None:
     """Return once a broker answers at `kafka.bootstrap`; else one line saying where none did."""
-    config: dict[str, Any] = {**kafka.confluent_config(), "logger": LIBRDKAFKA_LOG}
-    admin = AdminClient(config)
+    admin = AdminClient(kafka.confluent_config())
     try:
         admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:

@@ -28,11 +28,17 @@ def encode(event: BaseModel) -> bytes:
 
 
 def describe_validation_error(error: ValidationError) -> str:
-    """The first five problems of a validation error, as `field: message` parts."""
+    """The first five problems of a validation error, as `field: message` parts; a problem of
+    the whole model (a model validator's) is its message alone. A validator's own message is
+    given without pydantic's "Value error, " / "Assertion failed, " in front."""
     parts = []
     for item in error.errors(include_url=False)[:5]:
-        where = ".".join(str(p) for p in item["loc"]) or "<message>"
-        parts.append(f"{where}: {item['msg']}")
+        message = item["msg"]
+        raised = item.get("ctx", {}).get("error")
+        if item["type"] in ("value_error", "assertion_error") and raised is not None:
+            message = str(raised) or message
+        where = ".".join(str(p) for p in item["loc"])
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
 
 

@@ -44,9 +44,14 @@ from schemas.events import (
     asset_or_unknown,
     now_ms,
 )
-from schemas.exceptions import InvalidEventError
+from schemas.exceptions import InvalidEventError, LinePulseError
 
 log = logging.getLogger(__name__)
+
+
+class MesListenError(LinePulseError):
+    """The MES endpoint cannot listen where it was told to."""
+
 
 ACCEPTED_EVENTS = (
     WorkOrderStarted,
@@ -273,7 +278,15 @@ async def serve(endpoint: MesEndpoint, settings: MesSettings) -> None:
             str(settings.tls_client_ca_file) if settings.tls_client_ca_file else None,
         )
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=context)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        msg = (
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}; set "
+            "LINEPULSE_MES_PORT (or LINEPULSE_MES_HOST) to a free address"
+        )
+        raise MesListenError(msg) from None
     scheme = "https" if context else "http"
     log.info("MES endpoint on %s://%s:%d/v1/events", scheme, settings.host, settings.port)
     try:

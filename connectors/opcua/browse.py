@@ -15,6 +15,8 @@ from typing import Any
 
 from asyncua import Client, Node, ua
 
+from schemas.exceptions import LinePulseError
+
 NUMERIC_TYPES = frozenset(
     {
         ua.VariantType.Boolean,
@@ -31,6 +33,10 @@ NUMERIC_TYPES = frozenset(
     }
 )
 SERVER_OBJECT = ua.NodeId(ua.Int32(ua.ObjectIds.Server))
+
+
+class OpcUaBrowseError(LinePulseError):
+    """The server to browse cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,15 @@ def tag_map(url: str, variables: list[FoundVariable], asset: str) -> dict[str, A
 async def browse(url: str, depth: int, match: str | None, asset: str) -> dict[str, Any]:
     """The starting tag map of the server at `url` (see the module docstring)."""
     pattern = re.compile(match) if match else None
-    async with Client(url, timeout=10) as client:
+    client = Client(url, timeout=10)
+    try:
+        await client.connect()
+    except (OSError, TimeoutError, ua.UaError) as exc:
+        reason = str(exc) or type(exc).__name__
+        msg = f"cannot connect to the OPC UA server at {url}: {reason}"
+        raise OpcUaBrowseError(msg) from None
+    try:
         variables = await find_variables(client, depth, pattern)
+    finally:
+        await client.disconnect()
     return tag_map(url, variables, asset)

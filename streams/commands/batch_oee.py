@@ -331,11 +331,18 @@ def run_batch(
     rows = machine_rows(loaded, window, first, last, categories, calendar)
     written = write_json_lines(rollup(rows, level), out)
     if not written:
-        err.write(f"{path}: no OEE row: {_why_empty(loaded, window, first, last)}\n")
+        why = _why_empty(loaded, window, first, last, calendar)
+        err.write(f"{path}: no OEE row: {why}\n")
     return written
 
 
-def _why_empty(loaded: LoadedEvents, window: str, start: int | None, end: int | None) -> str:
+def _why_empty(
+    loaded: LoadedEvents,
+    window: str,
+    start: int | None,
+    end: int | None,
+    calendar: ShiftCalendar | None = None,
+) -> str:
     """Why a run printed no row, for a user who expected one."""
     if start is not None and end is not None and end <= start:
         return "--to is not after --from"
@@ -343,6 +350,19 @@ def _why_empty(loaded: LoadedEvents, window: str, start: int | None, end: int | 
         return "no valid machine event in the file"
     if start is not None and loaded.last_time is not None and start > loaded.last_time:
         return "--from is after the last event"
+    if window == "shift" and calendar is None:
+        started = any(
+            isinstance(event, ShiftStarted)
+            for asset in loaded.by_machine
+            for event in loaded.shifts.get(asset, [])
+        )
+        if not started:
+            return (
+                "no mes.shift.started event for the file's machines and no shift calendar "
+                "(LINEPULSE_SHIFT_CALENDAR): shift windows come from one or the other"
+            )
+    if end is not None:
+        return f"no {window} window ends by --to"
     return (
         f"no complete {window} window between the first and the last event; --to closes the "
         "last one at the time it gives"

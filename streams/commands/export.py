@@ -9,21 +9,14 @@ import polars as pl
 
 from schemas.events import iso_to_epoch_ms
 from schemas.exceptions import LinePulseError
+from schemas.tables import TABLES
 from streams.commands.query_client import run_query
 from streams.settings import StoreSettings
 
-TIME_COLUMNS = {
-    "sensor_readings": "time",
-    "sensor_seconds": "second",
-    "machine_events": "time",
-    "mes_events": "time",
-    "oee_windows": "window_start",
-    "oee_rollups": "window_start",
-    "anomaly_scores": "time",
-    "alerts": "time",
-    "dead_letters": "time",
-    "quality_findings": "time",
+# the views and the tables a materialized view fills (not in schemas.tables): their time column
+_VIEW_TIME_COLUMNS = {
     "oee_closed": "window_start",
+    "oee_levels": "window_start",
     "oee_hourly": "hour",
     "oee_daily": "day",
     "oee_by_shift": "shift_started",
@@ -31,9 +24,9 @@ TIME_COLUMNS = {
     "oee_shift_rollup": "shift_started",
     "sensor_1m": "minute",
     "sensor_1h": "hour",
-    "sensor_minutes": "minute",
-    "sensor_hours": "hour",
+    "readings_checked": "time",
 }
+TIME_COLUMNS = {name: shape.time_column for name, shape in TABLES.items()} | _VIEW_TIME_COLUMNS
 
 
 class ExportError(LinePulseError):

@@ -102,3 +102,27 @@ def test_results_with_unknown_ratios_round_trip():
         raised_at=T0,
     )
     assert decode_any(encode(alert)) == alert
+
+
+def test_a_model_validator_error_reads_as_its_own_message(monkeypatch):
+    from pydantic import ValidationError
+
+    from connectors.settings import MesSettings
+    from schemas.codec import describe_validation_error
+
+    monkeypatch.delenv("LINEPULSE_MES_TOKEN", raising=False)
+    with pytest.raises(ValidationError) as caught:
+        MesSettings()
+    text = describe_validation_error(caught.value)
+    assert text == "the MES endpoint needs a token: set LINEPULSE_MES_TOKEN (from a secret)"
+
+
+def test_a_field_validator_error_names_the_field_without_pydantic_prefix():
+    with pytest.raises(InvalidEventError) as caught:
+        decode_machine(
+            {"kind": "machine.state", "time": T0, "asset": "p/l/s/m", "state": 123456789}
+        )
+    assert caught.value.reason == (
+        "invalid machine.state: machine.state.state: state 123456789 is not a known state code; "
+        "use 10000..220000 (see schemas.states)"
+    )
