@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -200,10 +201,10 @@ def pipeline_backlog(broker: KafkaBroker, data_dir: Path, messages: int) -> floa
     second, from its first committed offset to its last (its start-up left out)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     worker = _worker(broker.bootstrap, data_dir)
-    worker.start()
+    start_worker(worker)
     try:
         first: tuple[float, int] | None = None
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             done = committed(broker.bootstrap, worker.app_id)
             if done > 0 and first is None:
@@ -262,12 +263,42 @@ def percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q))
 
 
+WORKER_PROCESSES = 1  # --processes
+
+
 def _worker(bootstrap: str, data_dir: Path, **settings: object) -> WorkerProcess:
-    settings = {"anomaly_warmup": 20, "sink_batch_s": 0.5, **settings}
+    settings = {
+        "anomaly_warmup": 20,
+        "sink_batch_s": 0.5,
+        "processes": WORKER_PROCESSES,
+        **settings,
+    }
     worker = WorkerProcess(bootstrap, data_dir, **settings)
     worker.env["LINEPULSE_KAFKA_PARTITIONS"] = str(PARTITIONS)
     worker.env["LINEPULSE_LOG_LEVEL"] = "warning"
     return worker
+
+
+def start_worker(worker: WorkerProcess, timeout_s: float = 180) -> None:
+    """Start the worker and wait until each of its compute processes (--processes) is ready
+    too, so that no phase is timed through the group's first rebalances."""
+    worker.start(timeout_s)
+    if WORKER_PROCESSES == 1:
+        return
+    deadline = time.monotonic() + timeout_s
+    ports = [worker.port + 1 + i for i in range(WORKER_PROCESSES)]
+    while not all(_ready(port) for port in ports):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the worker's compute processes did not become ready")
+        time.sleep(0.5)
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+            return bool(json.loads(response.read()).get("ready"))
+    except (OSError, ValueError):
+        return False
 
 
 def throughput_phase(
@@ -276,7 +307,7 @@ def throughput_phase(
     """Offer `offer` batches/s for `seconds` to a running worker; its committed offsets say
     how many it processed."""
     worker = _worker(broker.bootstrap, data_dir)
-    worker.start()
+    start_worker(worker)
     producer = Producer(producer_config({"bootstrap.servers": broker.bootstrap}))
     try:
         before = committed(broker.bootstrap, worker.app_id)
@@ -295,7 +326,7 @@ def latency_phase(
 ) -> dict:
     """A fresh worker reading from the end of the topics, at a rate it can carry, with spikes."""
     worker = _worker(broker.bootstrap, data_dir, auto_offset_reset="latest", anomaly_warmup=8)
-    worker.start()
+    start_worker(worker)
     producer = Producer(producer_config({"bootstrap.servers": broker.bootstrap}))
     created: dict[str, int] = {}
     by_time: dict[tuple[str, int], int] = {}
@@ -389,6 +420,7 @@ def run(
     result = {
         "seconds": seconds,
         "format": "binary" if binary else "json",
+        "worker_processes": WORKER_PROCESSES,
         "sensors": sensors,
         "sample_rate_hz": rate_hz,
         "message_bytes_avg": round(avg_size),
@@ -459,8 +491,13 @@ def main() -> None:
         action="store_true",
         help="also time the pipeline, the minimal loop and a Quix Streams app on the backlog",
     )
+    parser.add_argument(
+        "--processes", type=int, default=1, help="the worker's compute processes (--processes)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    global WORKER_PROCESSES
+    WORKER_PROCESSES = args.processes
     run(
         args.seconds,
         args.sensors,

@@ -20,10 +20,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import FrameType
 
+from connectors.loopback import port_is_free
+from schemas.exceptions import LinePulseError
 from streams.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
+
+
+class WorkerPortsInUse(LinePulseError):
+    """A port the worker's processes need is taken."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,17 @@ def plan(worker: WorkerSettings) -> list[ProcessPlan]:
 def run_processes(worker: WorkerSettings, argv: Sequence[str]) -> int:
     """Run the children of `plan` with the worker's own command line `argv` (without the
     program name) and supervise them; returns the exit code."""
-    children = [(child, _start(child, argv)) for child in plan(worker)]
+    children_plan = plan(worker)
+    busy = [c for c in children_plan if not port_is_free(c.web_port, worker.web_host)]
+    if busy:
+        ports = f"{children_plan[0].web_port}..{children_plan[-1].web_port}"
+        msg = (
+            f"port {busy[0].web_port} for the worker's {busy[0].role} process "
+            f"{busy[0].index} is in use: --processes {worker.processes} needs ports {ports} "
+            "free; choose another --web-port"
+        )
+        raise WorkerPortsInUse(msg)
+    children = [(child, _start(child, argv)) for child in children_plan]
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -18,6 +18,7 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from connectors.loopback import free_port_block
 from connectors.topics import ensure_topics
 from streams.commands.brokers import KafkaBroker, free_port
 from streams.commands.query_client import query_worker
@@ -52,7 +53,8 @@ class WorkerProcess:
     def __init__(self, bootstrap: str, data_dir: Path, **settings: object) -> None:
         self.bootstrap = bootstrap
         self.data_dir = data_dir
-        self.port = free_port()
+        processes = int(str(settings.get("processes", 1)))
+        self.port = free_port_block(1 + processes) if processes > 1 else free_port()
         self.app_id = f"test-{uuid.uuid4().hex[:8]}"
         self.env = {
             **os.environ,

@@ -92,3 +92,19 @@ def test_each_role_builds_only_its_agents_and_the_store_reads_in_a_group_of_its_
         ("compute", 1, 7002),
         ("compute", 2, 7003),
     ]
+
+
+def test_a_port_the_processes_need_that_is_taken_is_refused_in_one_line():
+    import socket
+
+    import pytest
+
+    from connectors.loopback import free_port_block
+    from streams.worker.processes import WorkerPortsInUse, run_processes
+
+    base = free_port_block(3)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 2))
+        taken.listen()
+        with pytest.raises(WorkerPortsInUse, match=f"port {base + 2} .* compute process 1"):
+            run_processes(WorkerSettings(processes=2, web_port=base), ["worker"])
