@@ -133,14 +133,19 @@ def run(bootstrap: str, group: str, messages: int, data_dir: Path, timeout_s: fl
     return {"messages": done, "seconds": elapsed, "scored": scored}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def peer_arguments(description: str) -> argparse.Namespace:
+    """The command line of a peer: where to read, in which group, how much, where to store."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--group", required=True)
     parser.add_argument("--messages", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--timeout-s", type=float, default=600)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = peer_arguments(__doc__.splitlines()[0])
     result = run(args.bootstrap, args.group, args.messages, args.data_dir, args.timeout_s)
     print(json.dumps(result), flush=True)
 

@@ -14,7 +14,6 @@ messages, seconds from the first message to the end.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -27,7 +26,7 @@ from quixstreams.sinks import BatchingSink, SinkBatch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from load.minimal_loop import SCORED, TABLE, decode, features, row_of  # noqa: E402
+from load.minimal_loop import SCORED, TABLE, decode, features, peer_arguments, row_of  # noqa: E402
 from streams.core.anomaly import DetectorSettings, SensorDetector  # noqa: E402
 from streams.store.clickhouse import EmbeddedStore, migrate  # noqa: E402
 
@@ -45,13 +44,7 @@ class ClickHouseSink(BatchingSink):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--messages", type=int, required=True)
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--timeout-s", type=float, default=600)
-    args = parser.parse_args()
+    args = peer_arguments(__doc__.splitlines()[0])
 
     store = EmbeddedStore(args.data_dir / "clickhouse")
     migrate(store)
