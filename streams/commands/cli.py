@@ -248,6 +248,16 @@ COMMANDS = {
 
 
 CHATTY_LIBRARIES = ("asyncua", "pymodbus")
+SERVICES = frozenset({"worker", "connect", "mes"})  # long-running: their stderr is their log
+
+
+def librdkafka_level(command: str, log_level: str | None) -> int:
+    """How severe librdkafka's own lines must be to reach stderr: a service writes them to its
+    log; the demo and one-shot commands show them only at LINEPULSE_LOG_LEVEL=debug (they say
+    in one line what went wrong)."""
+    if command in SERVICES or (log_level or "").lower() == "debug":
+        return logging.NOTSET
+    return logging.CRITICAL + 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for chatty in CHATTY_LIBRARIES:  # their INFO lines are per session and per request
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    logging.getLogger("librdkafka").setLevel(
+        librdkafka_level(args.command, os.environ.get("LINEPULSE_LOG_LEVEL"))
+    )
     try:
         return COMMANDS[args.command](args)
     except LinePulseError as error:

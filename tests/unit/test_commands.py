@@ -131,3 +131,16 @@ def test_the_mes_endpoint_on_a_port_already_taken_says_so_in_one_line():
             asyncio.run(serve(endpoint, settings))
     assert f"cannot listen on 127.0.0.1:{port}" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_librdkafka_lines_reach_the_terminal_of_services_only_unless_asked_for():
+    import logging
+
+    from streams.commands.cli import librdkafka_level
+
+    shown = logging.ERROR  # a connect failure
+    assert librdkafka_level("worker", None) <= shown
+    assert librdkafka_level("connect", "info") <= shown
+    assert librdkafka_level("demo", None) > shown
+    assert librdkafka_level("topics", "warning") > shown
+    assert librdkafka_level("demo", "DEBUG") <= shown
