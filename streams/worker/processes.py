@@ -109,11 +109,13 @@ def _start(child: ProcessPlan, argv: Sequence[str]) -> subprocess.Popen[bytes]:
 
 
 def _end_with_parent() -> None:
-    """In the child: have Linux send it SIGTERM when the supervising worker dies, even by
-    SIGKILL, so that no compute process outlives its worker."""
+    """In the child: have Linux kill it when the supervising worker dies (a worker is only
+    gone without stopping its children when it was killed itself). SIGKILL, not SIGTERM: a
+    Faust worker's orderly stop can wait forever for a broker that went away with it, and no
+    one would be left to end it; what it had not committed is read again by its successor."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:  # not Linux: a killed worker's children must be stopped by hand
         pass
 

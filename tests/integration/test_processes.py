@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -98,8 +99,25 @@ def test_a_killed_worker_takes_its_processes_with_it(kafka_bootstrap, tmp_path):
     while not all(_health(p) for p in ports):
         assert time.monotonic() < deadline
         time.sleep(0.5)
+    children = _processes_with(f"--web-port {worker.port}", f"--web-port {worker.port + 1}")
+    assert len(children) == 2  # the store process and the first compute process at least
     worker.stop(signal.SIGKILL)  # the supervisor only, not its process group
     deadline = time.monotonic() + 60
-    while any(_health(p) for p in ports):
+    while any(_health(p) for p in ports) or any(Path(f"/proc/{pid}").exists() for pid in children):
         assert time.monotonic() < deadline, "a worker process outlived its killed worker"
         time.sleep(0.5)
+
+
+def _processes_with(*arguments: str) -> list[int]:
+    """The ids of the processes whose command line holds one of `arguments`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "streams.commands.cli" in command and any(a + " " in command + " " for a in arguments):
+            found.append(int(proc.name))
+    return found
