@@ -4,6 +4,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_IN = Counter("linepulse_events_in_total", "Messages consumed", ["agent", "topic"])
 EVENTS_OUT = Counter("linepulse_events_out_total", "Messages produced", ["topic"])
+OUTPUTS_REFUSED = Counter(
+    "linepulse_outputs_refused_total", "Outputs Kafka refused for good", ["topic"]
+)
 DEAD_LETTERS = Counter(
     "linepulse_dead_letters_total",
     "Messages sent to the dead-letter topic",

@@ -26,6 +26,7 @@ from streams.worker.feeds import context_feed, spec_feed
 from streams.worker.model_checkpoints import ModelCheckpoints
 from streams.worker.offsets import EndOffsets, InputProgress, StartPositions
 from streams.worker.outbox import Counters, Outbox
+from streams.worker.producer import OutputProducer
 from streams.worker.query_view import query_token
 from streams.worker.readiness import Readiness
 from streams.worker.runner import ProcessorAgent
@@ -50,7 +51,8 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
     query_token(worker)  # refused before any Kafka client opens: beyond loopback it needs one
     app = create_app(kafka, worker, store)
     books, counters, readiness = Books(), Counters(), Readiness()
-    outbox = Outbox(app, worker.alerts.severities(), counters)
+    producer = OutputProducer(kafka.confluent_config())
+    outbox = Outbox(producer, worker.alerts.severities(), counters)
     progress = InputProgress(
         EndOffsets(kafka.confluent_config()), StartPositions(_position_in(app))
     )
@@ -79,7 +81,7 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
     if worker.stores:
         sink_agent.register(app, kafka, worker, books.context, readiness, outbox, counters)
     add_views(app, readiness, counters, worker)
-    _add_services(app, kafka, worker, store, books, readiness)
+    _add_services(app, kafka, worker, store, books, readiness, producer)
     return app
 
 
@@ -119,6 +121,7 @@ def _add_services(
     store: StoreSettings,
     books: Books,
     readiness: Readiness,
+    producer: OutputProducer,
 ) -> None:
     if worker.stores:
         _add_store_service(app, worker, store, readiness)
@@ -142,6 +145,14 @@ def _add_services(
             """Stop the service."""
             for feed in readiness.feeds:
                 await asyncio.to_thread(feed.stop)
+
+    @app.service
+    class OutputService(Service):
+        """Sends what is left of the outputs when the worker stops."""
+
+        async def on_stop(self) -> None:
+            """Stop the service."""
+            await asyncio.to_thread(producer.close)
 
 
 def _add_store_service(

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import faust
-
 from schemas import topics
 from schemas.codec import encode
 from schemas.events import Alert, DeadLetter
@@ -16,6 +14,7 @@ from schemas.exceptions import InvalidEventError
 from streams import metrics
 from streams.core.alerts import SeverityRules
 from streams.processors.protocol import Outputs
+from streams.worker.producer import OutputProducer
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +33,24 @@ class Counters:
 
 
 class Outbox:
-    """Publishes on LinePulse's topics, keyed by asset; alert severities follow the rules."""
+    """Publishes on LinePulse's topics, keyed by asset; alert severities follow the rules.
+    What is sent is acknowledged by Kafka once `settle` returns."""
 
-    def __init__(self, app: faust.App, severities: SeverityRules, counters: Counters) -> None:
-        self.app = app
+    def __init__(
+        self, producer: OutputProducer, severities: SeverityRules, counters: Counters
+    ) -> None:
+        self.producer = producer
         self.severities = severities
         self.counters = counters
-        self._topics: dict[str, faust.TopicT] = {}
 
     async def send(self, topic: str, key: str, value: bytes, partition: int | None = None) -> None:
         """Publish one message."""
-        if topic not in self._topics:
-            self._topics[topic] = self.app.topic(
-                topic, key_serializer="raw", value_serializer="raw"
-            )
-        await self._topics[topic].send(key=key.encode(), value=value, partition=partition)
+        await self.producer.send(topic, key.encode(), value, partition)
         metrics.EVENTS_OUT.labels(topic).inc()
+
+    async def settle(self) -> None:
+        """Wait until Kafka has acknowledged everything sent so far."""
+        await self.producer.settle()
 
     async def deliver(self, outputs: Outputs) -> None:
         """Send everything a processor step returned, dead letters first."""

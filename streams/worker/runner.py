@@ -76,6 +76,7 @@ class ProcessorAgent:
                     pending[message.partition].append(message)
             for messages in pending.values():
                 await self._process(messages, now)
+            await self.outbox.settle()  # outputs are in Kafka before the state that made them
             for partition in touched:
                 self.snapshots.save(partition, self.processor.snapshot(partition))
         for topic, count in per_topic.items():

@@ -61,6 +61,7 @@ def register(
             readiness.reachable(True)
             counters.add("sink_rows", result.rows)
             await _dead_letter_refused(outbox, messages, result)
+            await outbox.settle()
 
 
 async def _dead_letter_refused(
