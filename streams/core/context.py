@@ -27,6 +27,10 @@ from schemas.events import (
 
 FIELDS = ("vin", "operator", "work_order", "product", "shift")
 Timeline = tuple[list[int], list[str | None]]  # times ascending, the value from each time on
+Span = tuple[float, float]  # from (inclusive) to (exclusive), in ms
+INFINITY = float("inf")
+ANSWERS_KEPT = 100_000  # assets whose last answer is kept
+Answer = tuple[float, float, dict[str, str], ProductionContext]  # over a span of time
 
 
 def changes_of(event: Any) -> dict[str, str | None]:
@@ -61,11 +65,14 @@ class ContextBook:
         self.changes_kept = changes_kept
         self._timelines: dict[tuple[str, str], Timeline] = defaultdict(lambda: ([], []))
         self._lock = threading.Lock()
+        self._answers: dict[str, Answer] = {}
 
     def apply(self, event: Any) -> bool:
         """Record an MES event; False when it changes no context."""
         changes = changes_of(event)
         with self._lock:
+            if changes:
+                self._answers.clear()
             for name, value in changes.items():
                 times, values = self._timelines[(event.asset, name)]
                 index = bisect.bisect_right(times, event.time)
@@ -78,15 +85,26 @@ class ContextBook:
     def _entry(self, owners: list[str], name: str, time_ms: int) -> tuple[str | None, int | None]:
         """The value of `name` at `time_ms` on the first of `owners` (an asset and its
         ancestors) that has one, and when it was set."""
+        value, since, _ = self._lookup(owners, name, time_ms)
+        return value, since
+
+    def _lookup(
+        self, owners: list[str], name: str, time_ms: int
+    ) -> tuple[str | None, int | None, Span]:
+        """`_entry`, with the span of times around `time_ms` over which its answer holds."""
+        low, high = -INFINITY, INFINITY
         for owner in owners:
             timeline = self._timelines.get((owner, name))
             if timeline is None:
                 continue
             times, values = timeline
             index = bisect.bisect_right(times, time_ms)
+            if index < len(times):
+                high = min(high, times[index])
             if index:
-                return values[index - 1], times[index - 1]
-        return None, None
+                low = max(low, times[index - 1])
+                return values[index - 1], times[index - 1], (low, high)
+        return None, None, (low, high)
 
     def since(self, asset: str, name: str, time_ms: int) -> tuple[str | None, int | None]:
         """A field's value at `time_ms` and the time it was set (e.g. the running shift and
@@ -95,15 +113,35 @@ class ContextBook:
             return self._entry(_ancestors(asset), name, time_ms)
 
     def _known(self, asset: str, time_ms: int) -> dict[str, str]:
-        """The fields known for the asset at that time (and its station), None left out."""
-        owners = _ancestors(asset)
+        """The fields known for the asset at that time (and its station), None left out; not
+        to be changed by the caller."""
+        return self._answer(asset, time_ms)[2]
+
+    def _answer(self, asset: str, time_ms: int) -> Answer:
+        """The asset's known fields and their context. An asset's answer is kept with the span
+        of times it holds for (readings come in time order, MES events seldom), until the next
+        MES event."""
         with self._lock:
-            found = {name: self._entry(owners, name, time_ms)[0] for name in FIELDS}
-        known = {name: value for name, value in found.items() if value is not None}
-        parts = asset.split("/")
-        if len(parts) >= 3:
-            known["station"] = "/".join(parts[:3])
-        return known
+            held = self._answers.get(asset)
+            if held is not None and held[0] <= time_ms < held[1]:
+                return held
+            owners = _ancestors(asset)
+            known: dict[str, str] = {}
+            low, high = -INFINITY, INFINITY
+            for name in FIELDS:
+                value, _, (since, until) = self._lookup(owners, name, time_ms)
+                low, high = max(low, since), min(high, until)
+                if value is not None:
+                    known[name] = value
+            parts = asset.split("/")
+            if len(parts) >= 3:
+                known["station"] = "/".join(parts[:3])
+            if len(self._answers) >= ANSWERS_KEPT:
+                self._answers.clear()
+            fields: dict[str, Any] = known
+            answer = (low, high, known, ProductionContext.model_construct(**fields))
+            self._answers[asset] = answer
+        return answer
 
     def at(self, asset: str, time_ms: int) -> ProductionContext:
         """The production context of the asset at `time_ms`."""
@@ -112,7 +150,10 @@ class ContextBook:
     def enrich(self, event: Any) -> Any:
         """The event with the context in force at its time; fields it carries itself win.
         (Runs for every reading the worker stores: no validation of values already valid.)"""
-        own = event.context.model_dump(exclude_none=True) if event.context else {}
+        if event.context is None:
+            _, _, known, context = self._answer(event.asset, event.time)
+            return event.model_copy(update={"context": context}) if known else event
+        own = event.context.model_dump(exclude_none=True)
         merged = {**self._known(event.asset, event.time), **own}
         if merged == own:
             return event
