@@ -4,8 +4,10 @@
 
 Both run in one process on one embedded ClickHouse (chdb) with LinePulse's schema (its
 materialized views included), one after the other, on the same readings:
-- bare: the rows already built, serialized with orjson and inserted as JSONEachRow in blocks of
-  the sink's batch size: the least any Python writer must do;
+- bare JSON: the rows already built, serialized with orjson and inserted as JSONEachRow in
+  blocks of the sink's batch size;
+- bare Arrow: the rows already built, inserted through the store's columnar insert (Arrow
+  columns typed like the table) in the same blocks: the least a Python writer must do;
 - sink: `Sink.write` on the Kafka messages, as the worker calls it: decode and validate
   each message, fill in its production context (a work order, operator and vehicle known for
   every line), build its rows, insert (and the replay lookups after a restart, measured apart).
@@ -67,6 +69,14 @@ def bare(store: EmbeddedStore, events: list[SensorReading], batch: int) -> float
     return time.perf_counter() - started
 
 
+def bare_arrow(store: EmbeddedStore, events: list[SensorReading], batch: int) -> float:
+    rows = [row for event in events for _, row in rows_of(event)]
+    started = time.perf_counter()
+    for first in range(0, len(rows), batch):
+        store.insert_rows(TABLE, rows[first : first + batch])
+    return time.perf_counter() - started
+
+
 def context_book(start_ms: int) -> ContextBook:
     """What MES would have said for the benchmark's lines before its readings."""
     book = ContextBook()
@@ -111,6 +121,9 @@ def main() -> None:
             bare_s = bare(store, events, args.batch)
             assert count_rows(store) == args.rows
             store.execute(f"TRUNCATE TABLE {TABLE}")
+            arrow_s = bare_arrow(store, events, args.batch)
+            assert count_rows(store) == args.rows
+            store.execute(f"TRUNCATE TABLE {TABLE}")
             sink_s = sink(store, values, args.batch, None)
             assert count_rows(store) == args.rows
             # a restart that reads everything again: every row is looked up and none inserted
@@ -122,8 +135,10 @@ def main() -> None:
         "rows": args.rows,
         "batch": args.batch,
         "bare_rows_per_s": round(args.rows / bare_s),
+        "bare_arrow_rows_per_s": round(args.rows / arrow_s),
         "sink_rows_per_s": round(args.rows / sink_s),
         "sink_ratio_to_bare": round(bare_s / sink_s, 3),
+        "sink_ratio_to_bare_arrow": round(arrow_s / sink_s, 3),
         "replay_check_rows_per_s": round(args.rows / replay_s),
         "replay_check_ratio_to_bare": round(bare_s / replay_s, 3),
     }

@@ -1,7 +1,8 @@
 """ClickHouse access: embedded chdb by default, a ClickHouse server through clickhouse-connect.
 
-Both take the same SQL and the same JSONEachRow inserts, so everything above this module is one
-code path.
+Both take the same SQL and the same rows, so everything above this module is one code path. The
+embedded engine inserts rows as Arrow columns; a server takes them as JSONEachRow (the stand-in
+server of the tests passes text only, so a columnar server insert could not be tested here).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import orjson
 from schemas.exceptions import LinePulseError
 from schemas.tables import DATABASE, TABLES
 from streams.settings import StoreSettings
+from streams.store.columns import arrow_table, by_columns
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ class EmbeddedStore:
 
         path.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._column_types: dict[str, dict[str, str]] = {}
         try:
             self._session = session.Session(str(path))
         except Exception as exc:
@@ -108,16 +111,27 @@ class EmbeddedStore:
 
     def execute(self, sql: str) -> None:
         """Run a statement that returns nothing."""
+        self._column_types.clear()  # a migration may change a table
         self._run(sql)
 
     def query_bytes(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
         """The result of a query in the format `fmt`."""
         return self._run(sql, fmt)
 
+    def _types_of(self, table: str) -> dict[str, str]:
+        if table not in self._column_types:
+            described = self._run(f"DESCRIBE TABLE {table}", "JSONEachRow")
+            columns = [orjson.loads(line) for line in described.splitlines() if line.strip()]
+            self._column_types[table] = {c["name"]: c["type"] for c in columns}
+        return self._column_types[table]
+
     def insert_rows(self, table: str, rows: list[dict[str, Any]]) -> None:
-        """Insert rows (dicts by column name) into `table`."""
-        if rows:
-            self._run(f"INSERT INTO {table} FORMAT JSONEachRow\n" + _json_rows(rows).decode())
+        """Insert rows (dicts by column name) into `table`, column by column."""
+        types = self._types_of(table) if rows else {}
+        for columns, group in by_columns(rows, types).items():
+            linepulse_rows = arrow_table(group, list(columns), types)  # noqa: F841 - read by SQL
+            names = ", ".join(f"`{column}`" for column in columns)
+            self._run(f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(linepulse_rows)")
 
     def close(self) -> None:
         """Close the connection or the engine."""
