@@ -222,3 +222,16 @@ def test_the_shift_calendar_reaches_the_workers_as_a_file_the_worker_loads(tmp_p
     calendar = load_calendar(path)  # what the worker will read, validated by it
     assert calendar.timezone == "Europe/Berlin"
     assert [s.name for s in calendar.lines["*"].shifts] == ["early", "late"]
+
+
+def test_worker_processes_per_pod_reach_the_worker_and_are_checked():
+    env = {e["name"]: e.get("value") for e in worker_container(render(scenario("minimal")))["env"]}
+    assert env["LINEPULSE_PROCESSES"] == "1"
+    values = {
+        **scenario("minimal"),
+        "worker": {**scenario("minimal").get("worker", {}), "processes": 2},
+    }
+    env = {e["name"]: e.get("value") for e in worker_container(render(values))["env"]}
+    assert env["LINEPULSE_PROCESSES"] == "2"
+    with pytest.raises(Exception, match="processes|minimum"):
+        render({**scenario("minimal"), "worker": {"processes": 0}})
