@@ -29,6 +29,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from report import report  # noqa: E402
+
 from connectors.publisher import producer_config  # noqa: E402
 from connectors.topics import ensure_topics  # noqa: E402
 from schemas import topics  # noqa: E402
@@ -458,10 +460,7 @@ def run(
             result[f"ratio_pipeline_to_{peer}"] = (
                 round(pipeline_backlog_rate / rate, 4) if pipeline_backlog_rate and rate else None
             )
-    text = json.dumps(result, indent=2)
-    print(text)
-    if out:
-        out.write_text(text + "\n")
+    report(result, out)
     return result
 
 

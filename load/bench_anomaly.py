@@ -12,13 +12,14 @@ the AnomalyScore).
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from report import report  # noqa: E402
 
 from schemas.codec import decode_sensor, encode  # noqa: E402
 from schemas.events import AnomalyScore, SensorReading  # noqa: E402
@@ -89,10 +90,7 @@ def main() -> None:
         "ratio_detector_to_bare": round(bare_s / detector_s, 3),
         "ratio_agent_path_to_bare": round(bare_s / agent_s, 3),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    report(result, args.json)
 
 
 if __name__ == "__main__":

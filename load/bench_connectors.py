@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import multiprocessing
 import sys
@@ -28,6 +27,8 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from report import report  # noqa: E402
 
 from connectors.modbus.poller import ModbusPoller  # noqa: E402
 from connectors.modbus.registers import DeviceMap, RegisterTag  # noqa: E402
@@ -227,9 +228,7 @@ def main() -> None:
             rates["opcua_linepulse_updates_per_s"] / rates["opcua_bare_updates_per_s"], 3
         ),
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report(result, args.json)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from its first committed offset to its last.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from report import report  # noqa: E402
 
 from connectors.publisher import Publisher  # noqa: E402
 from connectors.simulator.plant import PlantSimulator  # noqa: E402
@@ -137,10 +138,7 @@ def main() -> None:
         "bare_events_per_s": round(bare_rate, 1),
         "ratio_oee_to_bare": round(worker_rate / bare_rate, 4),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    report(result, args.json)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ materialized views included), one after the other, on the same readings:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from report import report  # noqa: E402
 
 from schemas.codec import encode  # noqa: E402
 from schemas.events import (  # noqa: E402
@@ -142,9 +143,7 @@ def main() -> None:
         "replay_check_rows_per_s": round(args.rows / replay_s),
         "replay_check_ratio_to_bare": round(bare_s / replay_s, 3),
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    report(result, args.json)
 
 
 if __name__ == "__main__":

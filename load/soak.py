@@ -14,7 +14,6 @@ warm-up — and below `--limit-mb`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import threading
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import BatchFactory, _worker, committed, end_offsets, start_worker  # noqa: E402
+from report import report  # noqa: E402
 
 from connectors.publisher import producer_config  # noqa: E402
 from connectors.topics import ensure_topics  # noqa: E402
@@ -196,10 +196,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     result = run(args)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+    report(result, args.json)
 
 
 if __name__ == "__main__":
