@@ -10,7 +10,7 @@ import logging
 import threading
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from connectors.publisher import producer_config
 from streams import metrics
@@ -44,11 +44,13 @@ class OutputProducer:
         return self._producer
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
-        if error is None:
-            return
+        if error is not None:
+            self._refuse(message.topic() or "?", error.str())
+
+    def _refuse(self, topic: str, reason: str) -> None:
         self.refused += 1
-        metrics.OUTPUTS_REFUSED.labels(message.topic() or "?").inc()
-        log.error("Kafka refused an output on %s: %s", message.topic(), error.str())
+        metrics.OUTPUTS_REFUSED.labels(topic).inc()
+        log.error("Kafka refused an output on %s: %s", topic, reason)
 
     async def send(self, topic: str, key: bytes, value: bytes, partition: int | None) -> None:
         """Queue one message; while librdkafka's queue is full, wait for it to drain."""
@@ -56,9 +58,13 @@ class OutputProducer:
         while True:
             try:
                 self.producer.produce(topic, value, key, chosen, on_delivery=self._on_delivery)
+                self.producer.poll(0)  # serve delivery reports as they come, not only at settle
                 return
             except BufferError:
                 await asyncio.to_thread(self.producer.poll, 0.1)
+            except KafkaException as refused:  # e.g. larger than the producer may send
+                self._refuse(topic, refused.args[0].str())
+                return
 
     @property
     def pending(self) -> int:
