@@ -72,8 +72,10 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from connectors.simulator.plant import PlantSimulator
     from connectors.simulator.run import run_realtime, run_through_devices
+    from connectors.topics import require_broker
 
     kafka = settings_from_args(KafkaSettings, args)
+    require_broker(kafka)  # a simulation started against no broker would only fill its spool
     now = int(time.time() * 1000)
     settings = settings_from_args(SimulatorSettings, args)
     simulator = PlantSimulator(settings, now - now % 1000)

@@ -24,7 +24,7 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", ["worker", "topics"])
+@pytest.mark.parametrize("command", ["worker", "topics", "simulate"])
 def test_a_broker_that_cannot_be_reached_is_one_line_naming_the_setting(command, tmp_path):
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
     done = run_cli(
