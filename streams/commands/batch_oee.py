@@ -20,6 +20,7 @@ from schemas.codec import decode_ingest
 from schemas.events import IngestEvent, ShiftEnded, ShiftStarted, iso_to_epoch_ms
 from schemas.exceptions import InvalidEventError, LinePulseError
 from streams.core.calendar import ShiftCalendar
+from streams.core.context import ContextBook, ancestors
 from streams.core.oee import DEFAULT_CATEGORIES, OeeTotals, StateCategories
 from streams.core.plans import GroupPlans, is_group_plan
 from streams.core.windows import WINDOW_KINDS, MachineWindows, window_start
@@ -96,18 +97,28 @@ def parse_time(text: str | None) -> int | None:
         raise BatchInputError(str(exc)) from exc
 
 
-def _shift_intervals(events: list[IngestEvent], until: int | None) -> list[tuple[str, int, int]]:
-    """Shifts from their start and end events; a shift still open runs to `until` (if given)."""
-    open_shift: tuple[str, int] | None = None
+def _shift_intervals(
+    shifts: dict[str, list[IngestEvent]], asset: str, until: int | None
+) -> list[tuple[str, int, int]]:
+    """The asset's shifts from the start and end events of the asset and of its line, station
+    or plant, the most specific winning as in the stream (the production context); a shift
+    still open runs to `until` (if given)."""
+    book = ContextBook()
+    for owner in ancestors(asset):
+        for event in shifts.get(owner, []):
+            book.apply(event)
+    changes = sorted({event.time for owner in ancestors(asset) for event in shifts.get(owner, [])})
     intervals = []
-    for event in sorted(events, key=lambda e: e.time):
-        if open_shift is not None:
-            intervals.append((open_shift[0], open_shift[1], event.time))
-            open_shift = None
-        if isinstance(event, ShiftStarted):
-            open_shift = (event.shift, event.time)
-    if open_shift is not None and until is not None and until > open_shift[1]:
-        intervals.append((open_shift[0], open_shift[1], until))
+    current: tuple[str, int] | None = None
+    for time_ms in changes:
+        name, since = book.since(asset, "shift", time_ms)
+        found = (name, since) if name is not None and since is not None else None
+        if found != current:
+            if current is not None:
+                intervals.append((current[0], current[1], time_ms))
+            current = found
+    if current is not None and until is not None and until > current[1]:
+        intervals.append((current[0], current[1], until))
     return intervals
 
 
@@ -122,7 +133,7 @@ def _shifts_of(
         first = loaded.first_time or horizon
         return [(s.name, s.start, s.end) for s in calendar.shifts(asset, first, horizon)]
     open_until = None if complete_only else horizon
-    return _shift_intervals(loaded.shifts.get(asset, []), open_until)
+    return _shift_intervals(loaded.shifts, asset, open_until)
 
 
 def _machine_windows(asset: str, events: list[IngestEvent], window_ms: int) -> MachineWindows:
@@ -354,7 +365,8 @@ def _why_empty(
         started = any(
             isinstance(event, ShiftStarted)
             for asset in loaded.by_machine
-            for event in loaded.shifts.get(asset, [])
+            for owner in ancestors(asset)
+            for event in loaded.shifts.get(owner, [])
         )
         if not started:
             return (

@@ -52,7 +52,7 @@ def changes_of(event: Any) -> dict[str, str | None]:
     return {}
 
 
-def _ancestors(asset: str) -> list[str]:
+def ancestors(asset: str) -> list[str]:
     """The asset and its ancestors, most specific first."""
     parts = asset.split("/")
     return ["/".join(parts[:n]) for n in range(len(parts), 0, -1)]
@@ -110,7 +110,7 @@ class ContextBook:
         """A field's value at `time_ms` and the time it was set (e.g. the running shift and
         when it started)."""
         with self._lock:
-            return self._entry(_ancestors(asset), name, time_ms)
+            return self._entry(ancestors(asset), name, time_ms)
 
     def _known(self, asset: str, time_ms: int) -> dict[str, str]:
         """The fields known for the asset at that time (and its station), None left out; not
@@ -125,7 +125,7 @@ class ContextBook:
             held = self._answers.get(asset)
             if held is not None and held[0] <= time_ms < held[1]:
                 return held
-            owners = _ancestors(asset)
+            owners = ancestors(asset)
             known: dict[str, str] = {}
             low, high = -INFINITY, INFINITY
             for name in FIELDS:

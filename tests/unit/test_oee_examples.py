@@ -157,3 +157,30 @@ def test_state_categories_and_microstop_limit_come_from_settings():
     assert categories.categorise(40000, 25) == ("performance_loss", "microstop")
     with pytest.raises(ValueError, match="comma-separated codes"):
         OeeSettings(excluded_states="maintenance").categories()
+
+
+def test_shifts_started_for_the_line_hold_on_its_machines_unless_a_machine_has_its_own(tmp_path):
+    """As in the stream's production context: the most specific asset with a shift event
+    wins, and a machine that ended its own shift has none, whatever its line runs."""
+
+    def on(asset, kind, minute, **fields):
+        return {**event(kind, minute, **fields), "asset": asset}
+
+    events = [
+        on("p1/l1", "mes.shift.started", 0, shift="early"),
+        event("mes.work_order.started", 0, work_order="W", product="w", ideal_cycle_time_s=60),
+        event("machine.state", 0, state=State.PRODUCING),
+        event("machine.count", 50, good=40),
+        event("mes.shift.started", 60, shift="overtime"),  # this machine only
+        event("machine.count", 110, good=45),
+        on("p1/l1", "mes.shift.started", 120, shift="late"),  # the machine keeps its own
+        event("mes.shift.ended", 150, shift="overtime"),
+        event("machine.count", 170, good=20),
+        on("p1/l1", "mes.shift.ended", 180, shift="late"),
+        event("machine.state", 180, state=State.PRODUCING),
+    ]
+    rows = run(events, tmp_path)
+    assert [(r["window"], r["planned_time_s"], r["good"]) for r in rows] == [
+        ("shift:early", 3600, 40),
+        ("shift:overtime", 90 * 60, 45),
+    ]
