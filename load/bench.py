@@ -18,7 +18,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -36,7 +35,7 @@ from connectors.topics import ensure_topics  # noqa: E402
 from schemas import topics  # noqa: E402
 from schemas.binary import FIXED, MAGIC  # noqa: E402
 from streams.commands.brokers import KafkaBroker  # noqa: E402
-from tests.integration.conftest import WorkerProcess  # noqa: E402
+from tests.integration.conftest import WorkerProcess, health_at  # noqa: E402
 
 PARTITIONS = 4
 SPIKED_SENSORS = 10
@@ -289,18 +288,10 @@ def start_worker(worker: WorkerProcess, timeout_s: float = 180) -> None:
         return
     deadline = time.monotonic() + timeout_s
     ports = [worker.port + 1 + i for i in range(WORKER_PROCESSES)]
-    while not all(_ready(port) for port in ports):
+    while not all(health_at(port).get("ready") for port in ports):
         if time.monotonic() > deadline:
             raise RuntimeError("the worker's compute processes did not become ready")
         time.sleep(0.5)
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-            return bool(json.loads(response.read()).get("ready"))
-    except (OSError, ValueError):
-        return False
 
 
 def throughput_phase(

@@ -2,8 +2,9 @@
 
     python load/bench_sink.py --rows 200000 --json load/bench-sink.json
 
-Both run in one process on one embedded ClickHouse (chdb) with LinePulse's schema (its
-materialized views included), one after the other, on the same readings:
+All run in one process on one embedded ClickHouse (chdb) with LinePulse's schema (its
+materialized views included), one after the other on the same readings, each once the
+background merges of the one before are done:
 - bare JSON: the rows already built, serialized with orjson and inserted as JSONEachRow in
   blocks of the sink's batch size;
 - bare Arrow: the rows already built, inserted through the store's columnar insert (Arrow
@@ -78,6 +79,16 @@ def bare_arrow(store: EmbeddedStore, events: list[SensorReading], batch: int) ->
     return time.perf_counter() - started
 
 
+def quiet(store: EmbeddedStore, timeout_s: float = 120) -> None:
+    """Wait until the engine's background merges of the phase before are done, so that no
+    phase pays for another's (the views' tables are not truncated between phases)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not int(query_rows(store, "SELECT count() AS n FROM system.merges")[0]["n"]):
+            return
+        time.sleep(0.2)
+
+
 def context_book(start_ms: int) -> ContextBook:
     """What MES would have said for the benchmark's lines before its readings."""
     book = ContextBook()
@@ -122,11 +133,14 @@ def main() -> None:
             bare_s = bare(store, events, args.batch)
             assert count_rows(store) == args.rows
             store.execute(f"TRUNCATE TABLE {TABLE}")
+            quiet(store)
             arrow_s = bare_arrow(store, events, args.batch)
             assert count_rows(store) == args.rows
             store.execute(f"TRUNCATE TABLE {TABLE}")
+            quiet(store)
             sink_s = sink(store, values, args.batch, None)
             assert count_rows(store) == args.rows
+            quiet(store)
             # a restart that reads everything again: every row is looked up and none inserted
             replay_s = sink(store, values, args.batch, ReplayGuard())
             assert count_rows(store) == args.rows

@@ -49,6 +49,17 @@ def kafka_bootstrap() -> Iterator[str]:
     yield from started_broker()
 
 
+def health_at(port: int) -> dict:
+    """What a worker process answers on /health at `port` ({} while nothing answers)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as not_ready:  # 503 with the same body
+        return json.loads(not_ready.read())
+    except Exception:  # noqa: BLE001 - not up yet
+        return {}
+
+
 class WorkerProcess:
     def __init__(self, bootstrap: str, data_dir: Path, **settings: object) -> None:
         self.bootstrap = bootstrap
@@ -88,13 +99,7 @@ class WorkerProcess:
         raise AssertionError(f"worker not ready in {timeout_s} s\n{self.log_tail()}")
 
     def health(self) -> dict:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as not_ready:  # 503 with the same body
-            return json.loads(not_ready.read())
-        except Exception:  # noqa: BLE001 - not up yet
-            return {}
+        return health_at(self.port)
 
     def feed_events(self) -> int:
         """MES and sensor-spec events the worker's whole-topic feeds have applied so far."""

@@ -3,10 +3,7 @@ process stores what both compute, and stopping the worker stops them all."""
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -15,19 +12,9 @@ import pytest
 from connectors.publisher import Publisher
 from schemas.events import MachineState, ProductionCount, SensorBatch, WorkOrderStarted
 from schemas.states import State
-from tests.integration.conftest import FAST_WINDOWS, ONLY_NEW_EVENTS, WorkerProcess
+from tests.integration.conftest import FAST_WINDOWS, ONLY_NEW_EVENTS, WorkerProcess, health_at
 
 pytestmark = pytest.mark.integration
-
-
-def _health(port: int) -> dict:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as not_ready:
-        return json.loads(not_ready.read())
-    except OSError:
-        return {}
 
 
 def test_two_compute_processes_share_the_partitions_and_one_store_keeps_all_rows(
@@ -40,10 +27,10 @@ def test_two_compute_processes_share_the_partitions_and_one_store_keeps_all_rows
     try:
         compute_ports = (worker.port + 1, worker.port + 2)
         deadline = time.monotonic() + 120
-        while not all(_health(p).get("ready") for p in compute_ports):
-            assert time.monotonic() < deadline, [_health(p) for p in compute_ports]
+        while not all(health_at(p).get("ready") for p in compute_ports):
+            assert time.monotonic() < deadline, [health_at(p) for p in compute_ports]
             time.sleep(0.5)
-        shares = [_health(p)["assigned_partitions"] for p in compute_ports]
+        shares = [health_at(p)["assigned_partitions"] for p in compute_ports]
         assert all(share > 0 for share in shares), shares  # both have partitions to work on
 
         plant = f"procs{uuid.uuid4().hex[:6]}"
@@ -86,7 +73,7 @@ def test_two_compute_processes_share_the_partitions_and_one_store_keeps_all_rows
         worker.stop()
     assert worker.process is not None
     assert worker.process.returncode == 0
-    assert not any(_health(p) for p in (worker.port, worker.port + 1, worker.port + 2))
+    assert not any(health_at(p) for p in (worker.port, worker.port + 1, worker.port + 2))
 
 
 def test_a_killed_worker_takes_its_processes_with_it(kafka_bootstrap, tmp_path):
@@ -96,14 +83,16 @@ def test_a_killed_worker_takes_its_processes_with_it(kafka_bootstrap, tmp_path):
     worker.start(timeout_s=180)
     ports = (worker.port, worker.port + 1, worker.port + 2)
     deadline = time.monotonic() + 60
-    while not all(_health(p) for p in ports):
+    while not all(health_at(p) for p in ports):
         assert time.monotonic() < deadline
         time.sleep(0.5)
     children = _processes_with(f"--web-port {worker.port}", f"--web-port {worker.port + 1}")
     assert len(children) == 2  # the store process and the first compute process at least
     worker.stop(signal.SIGKILL)  # the supervisor only, not its process group
     deadline = time.monotonic() + 60
-    while any(_health(p) for p in ports) or any(Path(f"/proc/{pid}").exists() for pid in children):
+    while any(health_at(p) for p in ports) or any(
+        Path(f"/proc/{pid}").exists() for pid in children
+    ):
         assert time.monotonic() < deadline, "a worker process outlived its killed worker"
         time.sleep(0.5)
 
