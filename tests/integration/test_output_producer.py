@@ -9,12 +9,14 @@ import threading
 import pytest
 
 from connectors.loopback import free_port
+from streams.settings import KafkaSettings
 from streams.worker import producer as outputs
 from streams.worker.producer import OutputProducer, OutputsNotSent
 
 
 def _unreachable() -> OutputProducer:
-    return OutputProducer({"bootstrap.servers": f"127.0.0.1:{free_port()}"})
+    kafka = KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}")
+    return OutputProducer(kafka.confluent_config())  # librdkafka's lines to the Python log
 
 
 async def test_a_step_stopped_before_kafka_took_its_outputs_is_not_settled(monkeypatch):
