@@ -68,7 +68,7 @@ class OutputProducer:
 
     @property
     def pending(self) -> int:
-        """Messages queued and not yet acknowledged."""
+        """Messages queued and not yet acknowledged (and librdkafka's own pending requests)."""
         return len(self._producer) if self._producer is not None else 0
 
     async def settle(self) -> None:
