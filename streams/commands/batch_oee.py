@@ -97,17 +97,22 @@ def parse_time(text: str | None) -> int | None:
         raise BatchInputError(str(exc)) from exc
 
 
+def _shift_events(shifts: dict[str, list[IngestEvent]], asset: str) -> list[IngestEvent]:
+    """The shift events of the asset and of its station, line and plant."""
+    return [event for owner in ancestors(asset) for event in shifts.get(owner, [])]
+
+
 def _shift_intervals(
     shifts: dict[str, list[IngestEvent]], asset: str, until: int | None
 ) -> list[tuple[str, int, int]]:
     """The asset's shifts from the start and end events of the asset and of its line, station
     or plant, the most specific winning as in the stream (the production context); a shift
     still open runs to `until` (if given)."""
+    events = _shift_events(shifts, asset)
     book = ContextBook()
-    for owner in ancestors(asset):
-        for event in shifts.get(owner, []):
-            book.apply(event)
-    changes = sorted({event.time for owner in ancestors(asset) for event in shifts.get(owner, [])})
+    for event in events:
+        book.apply(event)
+    changes = sorted({event.time for event in events})
     intervals = []
     current: tuple[str, int] | None = None
     for time_ms in changes:
@@ -365,8 +370,7 @@ def _why_empty(
         started = any(
             isinstance(event, ShiftStarted)
             for asset in loaded.by_machine
-            for owner in ancestors(asset)
-            for event in loaded.shifts.get(owner, [])
+            for event in _shift_events(loaded.shifts, asset)
         )
         if not started:
             return (
