@@ -11,10 +11,11 @@ writer may have stored any of them), and after that until a batch finds nothing 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from schemas.tables import TABLES
+from streams.processors.protocol import Message
 from streams.store.clickhouse import Store, query_rows
 from streams.store.rows import Row
 
@@ -24,6 +25,19 @@ RowIdentity = tuple[str, int]  # event id, time in epoch ms
 
 
 SHAPES = {shape.qualified: shape for shape in TABLES.values()}
+
+
+def once_each(messages: Sequence[Message]) -> list[Message]:
+    """The messages of a batch, each position once: Faust hands messages over again after it
+    seeks back to the committed offsets, and the repeat can fall into the same batch as the
+    first delivery, where the store cannot hold it yet."""
+    seen: set[Position] = set()
+    kept = []
+    for message in messages:
+        if message.where not in seen:
+            seen.add(message.where)
+            kept.append(message)
+    return kept
 
 
 def row_identity(table: str, row: Row) -> RowIdentity:

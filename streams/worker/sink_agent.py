@@ -19,6 +19,7 @@ from streams.core.context import ContextBook
 from streams.processors.protocol import Message, dead_letter_of
 from streams.settings import KafkaSettings, WorkerSettings
 from streams.store.clickhouse import StoreError
+from streams.store.exactly_once import once_each
 from streams.store.sink import SINK_OWNED_TOPICS, SINK_TOPICS, BatchResult, Sink
 from streams.worker.app import raw_topic
 from streams.worker.outbox import Counters, Outbox
@@ -48,12 +49,15 @@ def register(
     @app.agent(source, name="store_events")
     async def store_events(stream: Any) -> None:
         """Batch every event into ClickHouse; offsets advance only after the rows are stored."""
-        sink = Sink(
-            await readiness.opened_store(), context, worker.time_limits(), on_retry=unreachable
-        )
+        # Faust hands a topic's messages to an agent only once the agent iterates its stream, so
+        # the loop starts before the store is open: waiting first lost what the others read then
+        sink: Sink | None = None
         async for batch in stream.take_events(worker.sink.batch_rows, within=worker.sink.batch_s):
+            if sink is None:
+                store = await readiness.opened_store()
+                sink = Sink(store, context, worker.time_limits(), on_retry=unreachable)
             await readiness.wait_context()
-            messages = [message_of(event) for event in batch]
+            messages = once_each([message_of(event) for event in batch])
             for topic, count in Counter(m.topic for m in messages).items():
                 metrics.EVENTS_IN.labels("sink", topic).inc(count)
             ends = _end_offsets(app, messages)

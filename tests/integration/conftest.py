@@ -78,7 +78,7 @@ class WorkerProcess:
         }
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout_s: float = 120) -> None:
+    def start(self, timeout_s: float = 120, wait_ready: bool = True) -> None:
         log = open(self.data_dir / "worker.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streams.commands.cli", "worker"],
@@ -87,6 +87,8 @@ class WorkerProcess:
             stderr=log,
             start_new_session=True,
         )
+        if not wait_ready:
+            return
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

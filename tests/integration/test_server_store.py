@@ -21,7 +21,7 @@ from schemas.events import SensorReading
 from streams.commands.brokers import free_port, terminate
 from streams.settings import StoreSettings
 from streams.store.clickhouse import ServerStore, StoreError, query_rows
-from tests.integration.conftest import FAST_WINDOWS, WorkerProcess
+from tests.integration.conftest import FAST_WINDOWS, ONLY_NEW_EVENTS, WorkerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -153,3 +153,70 @@ def test_clickhouse_away_for_a_while_loses_no_rows(kafka_bootstrap, server, tmp_
     assert stored() == {"n": 2500, "ids": 2500}
     wait_for(lambda: worker.health().get("ready"), "the worker ready again")
     assert "linepulse_sink_retries_total" in worker.metrics()
+
+
+@pytest.mark.xfail(
+    reason="known defect, not fixed yet: in about one run of three the worker stops taking the "
+    "readings after its first insert and part of the backlog is never stored (no Faust drop path "
+    "logs it; see load/RESULTS.md, 2026-12-01 night)",
+    strict=False,
+)
+def test_a_worker_started_while_clickhouse_is_away_stores_its_whole_backlog_when_it_returns(
+    kafka_bootstrap, server, tmp_path, request
+):
+    """The sink waits for the store to open while the other agents read the same messages: it
+    must still get every one of them (it lost all that was fetched before it began reading,
+    until it started reading at once)."""
+    assert _linepulse("db", "migrate", env={"LINEPULSE_CLICKHOUSE_URL": server.url}).returncode == 0
+    asset = f"late{uuid.uuid4().hex[:6]}/l1/s1/m1"
+    start = int(time.time() * 1000) - 60_000
+    publisher = Publisher({"bootstrap.servers": kafka_bootstrap})
+    settings = {**FAST_WINDOWS, "clickhouse_url": server.url, "commit_interval_s": 1}
+    first = WorkerProcess(kafka_bootstrap, tmp_path / "worker", **settings, **ONLY_NEW_EVENTS)
+    first.data_dir.mkdir()
+    request.addfinalizer(first.stop)
+    first.start()
+    count_sql = (
+        "SELECT count() AS n, uniqExact(event_id) AS ids FROM linepulse.sensor_readings "
+        f"WHERE asset = '{asset}'"
+    )
+
+    def stored() -> dict:
+        store = server.store()
+        try:
+            return query_rows(store, count_sql)[0]
+        finally:
+            store.close()
+
+    def wait_stored(count: int) -> None:
+        deadline = time.monotonic() + 120
+        while stored()["n"] < count and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)  # any duplicate would be inserted by now
+
+    def publish(first_index: int, count: int) -> None:
+        for i in range(first_index, first_index + count):
+            reading = SensorReading(time=start + i * 10, asset=asset, sensor="temp", value=1.0)
+            publisher.publish(reading)
+        publisher.flush()
+
+    publish(0, 1)
+    wait_stored(1)
+    time.sleep(2)  # its position is committed
+    first.stop()
+
+    server.stop()
+    publish(1, 2999)
+    second = WorkerProcess(kafka_bootstrap, tmp_path / "worker", **settings)
+    second.app_id = second.env["LINEPULSE_APP_ID"] = first.app_id
+    request.addfinalizer(second.stop)
+    second.start(wait_ready=False)
+    time.sleep(15)  # the agents read the backlog meanwhile, and the offsets are committed
+    server.start()
+    wait_stored(3000)
+    flow = [
+        line
+        for line in second.metrics().splitlines()
+        if "sensor.readings" in line and not line.startswith("#") and "_created" not in line
+    ]
+    assert stored() == {"n": 3000, "ids": 3000}, "\n".join(flow)

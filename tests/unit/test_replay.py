@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from streams.store.exactly_once import ReplayGuard, lookup_sql, quote, row_identity
+from streams.processors.protocol import Message
+from streams.store.exactly_once import ReplayGuard, lookup_sql, once_each, quote, row_identity
 
 TABLE = "linepulse.sensor_readings"
 
@@ -18,6 +19,17 @@ def test_first_messages_of_a_partition_are_checked_until_a_batch_finds_nothing_s
     guard.settle(second, looked_up={1}, found=set())
     assert guard.suspects == frozenset()
     assert guard.to_check([("readings", 0, 13), ("readings", 1, 6)]) == set()
+
+
+def test_a_message_handed_over_twice_in_one_batch_is_kept_once():
+    def message(partition: int, offset: int, value: bytes) -> Message:
+        return Message("readings", partition, offset, value)
+
+    # Faust sought back to the committed offset while the batch was being gathered
+    batch = [message(0, 7, b"a"), message(0, 8, b"b"), message(1, 8, b"c"), message(0, 7, b"a")]
+    kept = once_each(batch)
+    assert [m.where for m in kept] == [("readings", 0, 7), ("readings", 0, 8), ("readings", 1, 8)]
+    assert [m.value for m in kept] == [b"a", b"b", b"c"]
 
 
 def test_a_jump_in_offsets_makes_the_partition_suspect_again():
