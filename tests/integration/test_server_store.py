@@ -79,6 +79,19 @@ def _linepulse(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
     )
 
 
+def _stored_readings(server: ChdbServer, asset: str) -> dict:
+    """How many readings of `asset` the server holds, and how many distinct event ids."""
+    store = server.store()
+    try:
+        return query_rows(
+            store,
+            "SELECT count() AS n, uniqExact(event_id) AS ids FROM linepulse.sensor_readings "
+            f"WHERE asset = '{asset}'",
+        )[0]
+    finally:
+        store.close()
+
+
 def test_db_migrate_prepares_a_server_and_a_worker_refuses_an_unmigrated_one(server, tmp_path):
     env = {"LINEPULSE_CLICKHOUSE_URL": server.url}
     version = _linepulse("db", "version", env=env)
@@ -113,17 +126,9 @@ def test_clickhouse_away_for_a_while_loses_no_rows(kafka_bootstrap, server, tmp_
     request.addfinalizer(worker.stop)
     worker.start()
     publisher = Publisher({"bootstrap.servers": kafka_bootstrap})
-    count_sql = (
-        "SELECT count() AS n, uniqExact(event_id) AS ids FROM linepulse.sensor_readings "
-        f"WHERE asset = '{asset}'"
-    )
 
     def stored() -> dict:
-        store = server.store()
-        try:
-            return query_rows(store, count_sql)[0]
-        finally:
-            store.close()
+        return _stored_readings(server, asset)
 
     def wait_for(predicate, what: str, timeout_s: float = 180) -> None:
         deadline = time.monotonic() + timeout_s
@@ -176,17 +181,9 @@ def test_a_worker_started_while_clickhouse_is_away_stores_its_whole_backlog_when
     first.data_dir.mkdir()
     request.addfinalizer(first.stop)
     first.start()
-    count_sql = (
-        "SELECT count() AS n, uniqExact(event_id) AS ids FROM linepulse.sensor_readings "
-        f"WHERE asset = '{asset}'"
-    )
 
     def stored() -> dict:
-        store = server.store()
-        try:
-            return query_rows(store, count_sql)[0]
-        finally:
-            store.close()
+        return _stored_readings(server, asset)
 
     def wait_stored(count: int) -> None:
         deadline = time.monotonic() + 120
