@@ -134,7 +134,8 @@ class WorkerProcess:
                 return rows
             time.sleep(0.5)
         raise AssertionError(
-            f"condition not met in {timeout_s} s; last rows: {rows}\n{self.log_tail()}"
+            f"condition not met in {timeout_s} s; {len(rows)} rows, the last: {rows[-3:]}\n"
+            f"{self.log_tail()}"
         )
 
     def log_tail(self) -> str:

@@ -29,12 +29,14 @@ def _iso(ms: int) -> str:
 def test_simulated_days_through_the_stream_equal_the_batch_minutes_and_days(
     kafka_bootstrap: str, tmp_path
 ):
-    """Yesterday (UTC) and today so far, replayed shuffled within the lateness: every closed
-    minute and the stream's day rollups equal `linepulse oee` on the same events."""
+    """One whole UTC day and the hour after it, replayed shuffled within the lateness: every
+    minute the watermark has closed, and the day's rollups, equal `linepulse oee` on the same
+    events. The span is fixed rather than "yesterday and today so far": the time of day the test
+    runs at changes neither its length nor whether its last minutes fall in a planned break."""
     day_ms = 86_400_000
     now = int(time.time() * 1000)
-    start = now // day_ms * day_ms - day_ms
-    until = (now - 120_000) // 60_000 * 60_000
+    start = (now - day_ms - 7_200_000) // day_ms * day_ms
+    until = start + day_ms + 3_600_000
     plant = f"days{uuid.uuid4().hex[:6]}"
     simulator = PlantSimulator(
         SimulatorSettings(plant=plant, machines=2, lines=1, seed=11, vibration_rate_hz=10),
@@ -45,11 +47,12 @@ def test_simulated_days_through_the_stream_equal_the_batch_minutes_and_days(
     events = [e for e in simulator.advance(until) if not e.kind.startswith("sensor")]
     rng = random.Random(3)
     shuffled = sorted(events, key=lambda e: e.time + rng.uniform(0, 20_000))
+    lateness_ms = 30_000
     settings = {
         **FAST_WINDOWS,
         **ONLY_NEW_EVENTS,
         "oee_window_s": 60,
-        "allowed_lateness_s": 30,
+        "allowed_lateness_s": lateness_ms // 1000,
         "idle_timeout_s": 600,
         "max_event_age_s": 4 * 86_400,
     }
@@ -61,7 +64,10 @@ def test_simulated_days_through_the_stream_equal_the_batch_minutes_and_days(
         for event in shuffled:
             publisher.publish(event)
         publisher.flush()
-        last_closed = until - 300_000  # well inside what the watermark has closed
+        # a minute closes once the watermark (the newest event time less the lateness) passes
+        # its end; one more minute of margin for the shuffle
+        watermark = max(e.time for e in events) - lateness_ms
+        last_closed = watermark // 60_000 * 60_000 - 60_000
         path = tmp_path / "plant.jsonl"
         path.write_bytes(b"\n".join(encode(e) for e in events))
         minutes = _batch(path, "1m", _iso(until))
@@ -78,17 +84,19 @@ def test_simulated_days_through_the_stream_equal_the_batch_minutes_and_days(
             lambda r: len(r) >= len(expected),
             timeout_s=300,
         )
-        assert len(rows) == len(expected) > 2 * 1440
+        assert len(rows) == len(expected) > 2 * 1440 + 2 * 30
         for row in rows:
             _assert_same(row, expected[(row["asset"], _iso(row["start"]))])
         days = {(r["asset"], r["window_start"]): r for r in _batch(path, "day", _iso(until))}
-        stream_days = worker.query(
+        stream_days = worker.wait_rows(
             "SELECT asset, toUnixTimestamp64Milli(window_start) AS start, availability, "
             "performance, quality, oee, planned_time_s, run_time_s, good, scrap "
             f"FROM linepulse.oee_rollups FINAL WHERE window = '1d' AND provisional = 0 "
-            f"AND asset LIKE '{plant}/%' ORDER BY asset, start"
+            f"AND asset LIKE '{plant}/%' ORDER BY asset, start",
+            lambda r: len(r) >= 2,
+            timeout_s=60,
         )
-        assert len(stream_days) == 2  # yesterday, per machine
+        assert len(stream_days) == 2  # the whole day, per machine
         for row in stream_days:
             _assert_same(row, days[(row["asset"], _iso(row["start"]))])
     finally:
