@@ -8,6 +8,7 @@ sent on a machine's station, line or plant are not buffered here: they live in a
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -97,22 +98,34 @@ class MachineWindows:
     orders: list[list[Any]] = field(default_factory=list)  # [time, ideal_cycle_time_s | None]
     stops: list[list[Any]] = field(default_factory=list)  # [time, reason, started 1|0]
     first_time: int | None = None
+    # the event ids of each kind of row, built from the rows when first needed (not saved)
+    _ids: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
 
-    def _rows_for(self, event: WindowInput) -> list[list[Any]]:
+    def _rows_for(self, event: WindowInput) -> tuple[str, list[list[Any]]]:
         if isinstance(event, MachineState):
-            return self.states
+            return "states", self.states
         if isinstance(event, ProductionCount):
-            return self.counts
+            return "counts", self.counts
         if isinstance(event, PlcCounter):
-            return self.counters.setdefault(event.counter, [])
+            return f"counter:{event.counter}", self.counters.setdefault(event.counter, [])
         if isinstance(event, WorkOrderStarted | WorkOrderEnded):
-            return self.orders
-        return self.stops
+            return "orders", self.orders
+        return "stops", self.stops
+
+    def _known_ids(self) -> dict[str, set[str]]:
+        if self._ids is None:
+            kinds = {"states": self.states, "counts": self.counts, "orders": self.orders}
+            kinds |= {"stops": self.stops}
+            kinds |= {f"counter:{name}": rows for name, rows in self.counters.items()}
+            self._ids = {kind: {row[-1] for row in rows} for kind, rows in kinds.items()}
+        return self._ids
 
     def add(self, event: WindowInput) -> bool:
         """Buffer an event; False when the same event (by id) is already buffered, as after a
         replay, so that redelivery never counts twice."""
-        if any(row[-1] == event.id for row in self._rows_for(event)):
+        kind, rows = self._rows_for(event)
+        ids = self._known_ids().setdefault(kind, set())
+        if event.id in ids:
             return False
         if self.closed_until is not None and event.time < self.closed_until:
             msg = (
@@ -122,7 +135,7 @@ class MachineWindows:
             raise TooLateError(msg)
         if self.first_time is None or event.time < self.first_time:
             self.first_time = event.time
-        rows = self._rows_for(event)
+        ids.add(event.id)
         if isinstance(event, MachineState):
             insert_sorted(rows, [event.time, event.state, event.id])
         elif isinstance(event, ProductionCount):
@@ -150,17 +163,22 @@ class MachineWindows:
                     break
         return row[1] if row is not None else None
 
-    def _all_counts(self, above: Sequence[GroupRows] = ()) -> list[Count]:
-        counts = [
-            Count(t, good, scrap, self._cycle_time_at(t, above))
-            for t, good, scrap, _ in self.counts
+    def _count_runs(self, above: Sequence[GroupRows]) -> list[list[Count]]:
+        """The counts, each in time order: the machine's own, then each counter's increments."""
+        runs = [
+            [
+                Count(t, good, scrap, self._cycle_time_at(t, above))
+                for t, good, scrap, _ in self.counts
+            ]
         ]
         for name, readings in self.counters.items():
             values = [(r[0], r[1], r[2] if len(r) > 3 else None) for r in readings]
+            run = []
             for t, delta in counter_deltas(values, None):
                 good, scrap = (delta, 0) if name == "good" else (0, delta)
-                counts.append(Count(t, good, scrap, self._cycle_time_at(t, above)))
-        return counts
+                run.append(Count(t, good, scrap, self._cycle_time_at(t, above)))
+            runs.append(run)
+        return runs
 
     def _planned_stops(self, until: int) -> list[PlannedStop]:
         return stop_intervals(self.stops, until)
@@ -180,27 +198,21 @@ class MachineWindows:
         """Figures of [start, end); the calendar's breaks and no-shift time are planned stops
         like those MES reports. With `plans`, work orders and planned stops sent on the
         machine's station, line or plant hold for it too (its own work order wins)."""
-        return self._totals(start, end, categories, horizon, calendar, self._above(plans))
+        timeline = self._timeline(end, self._above(plans))
+        return timeline.totals(start, end, categories, horizon, calendar)
 
-    def _totals(
-        self,
-        start: int,
-        end: int,
-        categories: StateCategories,
-        horizon: int | None,
-        calendar: ShiftCalendar | None,
-        above: Sequence[GroupRows],
-    ) -> OeeTotals:
+    def _timeline(self, until: int, above: Sequence[GroupRows]) -> _Timeline:
+        """What the machine holds, made ready once for every window ending by `until`."""
         states = [StateChange(t, s) for t, s, _ in self.states]
-        stops = self._planned_stops(end)
-        for group in above:
-            stops += [
-                s for s in stop_intervals(group.stops, end) if s.start < end and s.end > start
-            ]
-        if calendar is not None:
-            stops += calendar.planned_stops(self.asset, start, end)
-        counts = self._all_counts(above)
-        return window_totals(start, end, states, counts, stops, categories, horizon)
+        group_stops = [s for group in above for s in stop_intervals(group.stops, until)]
+        return _Timeline(
+            self.asset,
+            states,
+            [s.time for s in states],
+            [([c.time for c in run], run) for run in self._count_runs(above)],
+            self._planned_stops(until),
+            group_stops,
+        )
 
     def _stop_undecided(self, end: int, horizon: int, categories: StateCategories) -> bool:
         """An unspecified stop still running at `end` whose length decides between microstop
@@ -232,13 +244,13 @@ class MachineWindows:
         """Emit every window that ends at or before `watermark`, then forget what it held
         (the group plans stay in `plans`)."""
         start = self.next_window_start()
-        above = self._above(plans)
+        timeline = self._timeline(watermark, self._above(plans))
         closed: list[ClosedWindow] = []
         while start is not None and start + self.window_ms <= watermark and len(closed) < limit:
             end = start + self.window_ms
             if self._stop_undecided(end, watermark, categories):
                 break
-            totals = self._totals(start, end, categories, watermark, calendar, above)
+            totals = timeline.totals(start, end, categories, watermark, calendar)
             closed.append(ClosedWindow(self.asset, start, end, totals, provisional=False))
             start = end
         if closed:
@@ -264,6 +276,7 @@ class MachineWindows:
 
     def _forget_before(self, cut: int) -> None:
         self.closed_until = cut
+        self._ids = None
         self.states = keep_from(self.states, cut, keep_last_before=True)
         self.counts = keep_from(self.counts, cut, keep_last_before=False)
         self.orders = keep_from(self.orders, cut, keep_last_before=True)
@@ -295,6 +308,44 @@ class MachineWindows:
     def from_dict(cls, data: dict[str, Any]) -> MachineWindows:
         """The machine windows of `to_dict`."""
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """A machine's buffered events as the inputs of `window_totals`, built once for all the
+    windows one close emits: after a backlog that is a day of minutes, and each window reads
+    only its own slice instead of the whole buffer."""
+
+    asset: str
+    states: list[StateChange]
+    state_times: list[int]
+    count_runs: list[tuple[list[int], list[Count]]]  # (times, counts), each run in time order
+    stops: list[PlannedStop]  # the machine's own
+    group_stops: list[PlannedStop]  # sent on its station, line or plant
+
+    def totals(
+        self,
+        start: int,
+        end: int,
+        categories: StateCategories,
+        horizon: int | None,
+        calendar: ShiftCalendar | None,
+    ) -> OeeTotals:
+        """Figures of [start, end), as `window_totals` over the whole buffer gives them."""
+        # the last state at or before the start, those inside, and the first one after (which
+        # ends the last episode)
+        low = max(bisect_right(self.state_times, start) - 1, 0)
+        high = bisect_left(self.state_times, end) + 1
+        counts = [
+            count
+            for times, run in self.count_runs
+            for count in run[bisect_left(times, start) : bisect_left(times, end)]
+        ]
+        stops = [*self.stops, *(s for s in self.group_stops if s.start < end and s.end > start)]
+        if calendar is not None:
+            stops += calendar.planned_stops(self.asset, start, end)
+        states = self.states[low:high]
+        return window_totals(start, end, states, counts, stops, categories, horizon)
 
 
 RECEIVING_MS = 2_000  # a topic that delivered events this recently is still receiving them

@@ -5,7 +5,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.states import State
-from streams.core.oee import ratios
+from streams.core.oee import (
+    DEFAULT_CATEGORIES,
+    Count,
+    PlannedStop,
+    StateChange,
+    ratios,
+    window_totals,
+)
 from streams.core.windows import MachineWindows, PartitionClock, TooLateError
 from tests.factories import ASSET, T0, count, counter, order, state, stop
 
@@ -60,6 +67,64 @@ def test_splitting_a_window_and_summing_equals_the_whole(draw_states, draw_count
     assert (total.good, total.scrap) == (w.good, w.scrap)
     for key, seconds in w.losses_s.items():
         assert total.losses_s[key] == pytest.approx(seconds)
+
+
+long_states_st = st.lists(
+    st.tuples(st.floats(0, 1799.9), st.sampled_from(CODES)), min_size=1, max_size=60
+)
+long_counts_st = st.lists(
+    st.tuples(st.floats(0, 1799.9), st.integers(0, 5), st.integers(0, 2)), max_size=120
+)
+stops_st = st.lists(st.tuples(st.floats(0, 1799), st.floats(1, 400)), max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(long_states_st, long_counts_st, stops_st)
+def test_a_backlog_closed_at_once_equals_each_window_over_the_whole_buffer(
+    draw_states, draw_counts, draw_stops
+):
+    """One close emits many windows after a backlog, each from its own slice of the buffer: the
+    figures are those of `window_totals` given every state, count and stop."""
+    events = machine_events(draw_states, draw_counts)
+    draw_stops = _apart(draw_stops)  # which of two overlapping stops a loss goes to is a tie
+    for i, (at, length) in enumerate(draw_stops):
+        events += stop(at, at + length, reason=f"break{i}")
+    watermark = T0 + 1_800_000
+    rows = closed_rows(events, watermark=watermark)
+    states = sorted((e.time, str(e.id), e.state) for e in events if e.kind == "machine.state")
+    changes = [StateChange(t, code) for t, _, code in states]
+    counts = [Count(e.time, e.good, e.scrap, 2.0) for e in events if e.kind == "machine.count"]
+    stops = [
+        PlannedStop(T0 + round(a * 1000), T0 + round((a + n) * 1000), f"break{i}")
+        for i, (a, n) in enumerate(draw_stops)
+    ]
+    stops.sort(key=lambda s: s.end)  # the order the machine closes them in
+    expected = [
+        window_totals(start, start + W, changes, counts, stops, DEFAULT_CATEGORIES, watermark)
+        for start in range(T0, T0 + 1_800_000, W)
+    ]
+    assert [row.start for row in rows] == list(range(T0, T0 + len(rows) * W, W))
+    assert len(rows) >= 25  # only a stop that may yet be a microstop holds the last ones back
+    for row, totals in zip(rows, expected, strict=False):
+        _assert_same(row.totals, totals)
+
+
+def _apart(stops: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    kept: list[tuple[float, float]] = []
+    for at, length in sorted(stops):
+        if not kept or at > sum(kept[-1]) + 1:
+            kept.append((at, length))
+    return kept
+
+
+def _assert_same(got, expected) -> None:
+    assert got.planned_time_s == pytest.approx(expected.planned_time_s)
+    assert got.run_time_s == pytest.approx(expected.run_time_s)
+    assert got.excluded_time_s == pytest.approx(expected.excluded_time_s)
+    assert got.unknown_time_s == pytest.approx(expected.unknown_time_s)
+    assert got.ideal_time_s == pytest.approx(expected.ideal_time_s)
+    assert (got.good, got.scrap) == (expected.good, expected.scrap)
+    assert got.losses_s == pytest.approx(expected.losses_s)
 
 
 @settings(max_examples=60, deadline=None)
