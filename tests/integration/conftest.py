@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import orjson
@@ -224,24 +224,28 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         consumer.close()
 
 
+def committed_offsets(
+    bootstrap: str, group: str, partitions: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """The offset `group` committed on each (topic, partition); negative where it has none."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        tps = [TopicPartition(topic, p) for topic, p in partitions]
+        return {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(tps, timeout=10)}
+    finally:
+        consumer.close()
+
+
 def wait_committed(
     bootstrap: str, group: str, wanted: dict[tuple[str, int], int], timeout_s: float = 30
 ) -> None:
     """Wait until `group` has committed at least the given offset of each topic partition (a
     worker killed after that resumes exactly behind what it processed)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    partitions = [TopicPartition(topic, p) for topic, p in wanted]
     committed: dict[tuple[str, int], int] = {}
     deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            committed = {
-                (tp.topic, tp.partition): tp.offset
-                for tp in consumer.committed(partitions, timeout=10)
-            }
-            if all(committed[key] >= offset for key, offset in wanted.items()):
-                return
-            time.sleep(0.5)
-    finally:
-        consumer.close()
+    while time.monotonic() < deadline:
+        committed = committed_offsets(bootstrap, group, wanted)
+        if all(committed[key] >= offset for key, offset in wanted.items()):
+            return
+        time.sleep(0.5)
     raise AssertionError(f"group {group} committed {committed}, not yet {wanted}")

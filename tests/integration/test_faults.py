@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterable, Iterator
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from connectors.publisher import Publisher
 from schemas import topics
@@ -19,6 +18,7 @@ from tests.integration.conftest import (
     FAST_WINDOWS,
     ONLY_NEW_EVENTS,
     WorkerProcess,
+    committed_offsets,
     consume,
     end_offsets,
     started_broker,
@@ -244,12 +244,8 @@ def _metric(exposition: str, name: str) -> float:
 
 def _committed(bootstrap: str, group: str, partitions: Iterable[int]) -> dict[int, int]:
     """The offsets `group` committed on `partitions` of the readings topic (0 if none)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        tps = [TopicPartition(topics.SENSOR_READINGS, p) for p in partitions]
-        return {tp.partition: max(tp.offset, 0) for tp in consumer.committed(tps, timeout=10)}
-    finally:
-        consumer.close()
+    offsets = committed_offsets(bootstrap, group, [(topics.SENSOR_READINGS, p) for p in partitions])
+    return {partition: max(offset, 0) for (_, partition), offset in offsets.items()}
 
 
 def test_killed_worker_clears_its_open_alert_episode_exactly_once(
