@@ -1,4 +1,5 @@
-"""Event-time tumbling windows of one machine's states and counts, and partition watermarks.
+"""Event-time tumbling windows of one machine's states and counts (the partitions' watermarks
+that close them are in streams.core.watermarks).
 
 Pure and serialisable (to_dict/from_dict), so that the Faust agent can keep it in a changelogged
 table and a restarted worker resumes where the last one stopped. Work orders and planned stops
@@ -114,9 +115,13 @@ class MachineWindows:
 
     def _known_ids(self) -> dict[str, set[str]]:
         if self._ids is None:
-            kinds = {"states": self.states, "counts": self.counts, "orders": self.orders}
-            kinds |= {"stops": self.stops}
-            kinds |= {f"counter:{name}": rows for name, rows in self.counters.items()}
+            kinds = {
+                "states": self.states,
+                "counts": self.counts,
+                "orders": self.orders,
+                "stops": self.stops,
+                **{f"counter:{name}": rows for name, rows in self.counters.items()},
+            }
             self._ids = {kind: {row[-1] for row in rows} for kind, rows in kinds.items()}
         return self._ids
 
@@ -346,83 +351,3 @@ class _Timeline:
             stops += calendar.planned_stops(self.asset, start, end)
         states = self.states[low:high]
         return window_totals(start, end, states, counts, stops, categories, horizon)
-
-
-RECEIVING_MS = 2_000  # a topic that delivered events this recently is still receiving them
-
-
-@dataclass
-class PartitionClock:
-    """Watermark of one partition: newest event time minus the allowed lateness, advanced by
-    the wall clock while the partition is idle so that silent machines' windows still close."""
-
-    lateness_ms: int
-    idle_ms: int
-    max_event_time: int | None = None
-    last_arrival_ms: int | None = None
-    watermark: int | None = None
-
-    def observe(self, event_time: int, arrival_ms: int) -> None:
-        """Take an event's time and arrival; the watermark follows the newest event time."""
-        if self.max_event_time is None or event_time > self.max_event_time:
-            self.max_event_time = event_time
-        self.last_arrival_ms = arrival_ms
-        self._raise_to(self.max_event_time - self.lateness_ms)
-
-    def receiving(self, now_ms: int) -> bool:
-        """Whether events are still arriving: some came within the last RECEIVING_MS (or the
-        idle timeout, if shorter) before `now_ms`."""
-        within = min(self.idle_ms, RECEIVING_MS)
-        return self.last_arrival_ms is not None and now_ms - self.last_arrival_ms <= within
-
-    def advance(self, now_ms: int) -> int | None:
-        """The watermark, moved on by the time the partition has been idle past `idle_ms`."""
-        if self.max_event_time is None or self.last_arrival_ms is None:
-            return self.watermark
-        idle = now_ms - self.last_arrival_ms - self.idle_ms
-        if idle > 0:
-            self._raise_to(self.max_event_time - self.lateness_ms + idle)
-        return self.watermark
-
-    def _raise_to(self, candidate: int) -> None:
-        if self.watermark is None or candidate > self.watermark:
-            self.watermark = candidate
-
-    def to_dict(self) -> dict[str, Any]:
-        """The clock's state; its settings come from the configuration of the running worker."""
-        return {
-            "max_event_time": self.max_event_time,
-            "last_arrival_ms": self.last_arrival_ms,
-            "watermark": self.watermark,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], lateness_ms: int, idle_ms: int) -> PartitionClock:
-        """The clock of `to_dict`, with the running worker's lateness and idle settings."""
-        return cls(lateness_ms, idle_ms, **data)
-
-
-def partition_watermark(
-    clocks: dict[str, PartitionClock], lagging: set[str], now_ms: int, previous: int | None
-) -> int | None:
-    """Watermark of a partition fed by several topics. A topic the worker has not yet read to
-    its end holds the watermark back to its own (the topics of one partition are not read in
-    step), and so does a topic read to its end that is still receiving events (its end moves
-    on: a producer may deliver one topic's backlog before another's). When every topic is read
-    to its end and none is receiving, the most advanced clock, moved on by the wall clock once
-    idle, leads (a sparse topic such as the MES events' does not hold the others back). Never
-    goes back."""
-    held: list[int | None] = [clocks[t].watermark if t in clocks else None for t in lagging]
-    held += [c.watermark for t, c in clocks.items() if t not in lagging and c.receiving(now_ms)]
-    if held:
-        if any(w is None for w in held):
-            return previous
-        candidate = min(w for w in held if w is not None)
-    else:
-        advanced = [
-            w for w in (clock.advance(now_ms) for clock in clocks.values()) if w is not None
-        ]
-        if not advanced:
-            return previous
-        candidate = max(advanced)
-    return candidate if previous is None else max(previous, candidate)

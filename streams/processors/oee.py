@@ -23,14 +23,13 @@ from streams.core.event_time import TimeLimits
 from streams.core.oee import StateCategories
 from streams.core.plans import GroupPlans, is_group_plan
 from streams.core.rollups import DAY_MS, HOUR_MS, MachineRollups, Span, local_day, local_hour
+from streams.core.watermarks import PartitionClock, partition_watermark
 from streams.core.windows import (
     WINDOW_KINDS,
     ClosedWindow,
     MachineWindows,
-    PartitionClock,
     TooLateError,
     WindowInput,
-    partition_watermark,
 )
 from streams.processors.acceptance import accept
 from streams.processors.oee_results import low_oee_message, oee_result, window_label

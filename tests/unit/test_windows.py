@@ -13,7 +13,8 @@ from streams.core.oee import (
     ratios,
     window_totals,
 )
-from streams.core.windows import MachineWindows, PartitionClock, TooLateError
+from streams.core.watermarks import RECEIVING_MS, PartitionClock, partition_watermark
+from streams.core.windows import MachineWindows, TooLateError
 from tests.factories import ASSET, T0, count, counter, order, state, stop
 
 W = 60_000
@@ -282,8 +283,6 @@ def test_rework_parts_are_not_good_parts():
 
 
 def test_a_topic_not_yet_read_to_its_end_holds_the_partition_watermark_back():
-    from streams.core.windows import partition_watermark
-
     machines = PartitionClock(lateness_ms=1000, idle_ms=1000)
     mes = PartitionClock(lateness_ms=1000, idle_ms=1000)
     machines.observe(T0 + 600_000, arrival_ms=5_000)
@@ -307,8 +306,6 @@ def test_a_backlog_delivered_one_topic_before_the_other_closes_no_window_early()
     """A producer replaying a day may land one topic's events at the broker well before the
     other's: the worker has read both to the ends the broker gives, yet the slower one's events
     are still arriving, so its clock holds the watermark until it has been quiet."""
-    from streams.core.windows import partition_watermark
-
     machines = PartitionClock(lateness_ms=1000, idle_ms=1000)
     mes = PartitionClock(lateness_ms=1000, idle_ms=1000)
     machines.observe(T0 + 86_400_000, arrival_ms=10_000)  # the whole day, already read
@@ -358,8 +355,6 @@ def test_plc_counter_rows_of_a_snapshot_without_rollovers_still_count():
 def test_a_sparse_topic_read_to_its_end_holds_the_watermark_only_while_it_receives():
     """A replayed day with a long idle timeout: the MES topic's last work order is hours older
     than the machines' newest event; once it has stopped receiving it does not hold them."""
-    from streams.core.windows import RECEIVING_MS, partition_watermark
-
     machines = PartitionClock(lateness_ms=30_000, idle_ms=600_000)
     mes = PartitionClock(lateness_ms=30_000, idle_ms=600_000)
     machines.observe(T0 + 86_400_000, arrival_ms=10_000)
