@@ -76,6 +76,8 @@ def test_demo_runs_stops_cleanly_and_leaves_queryable_data(tmp_path):
     assert through, output[-3000:]
     assert int(through.group(1)) > 0
     assert int(through.group(2)) > 0
+    # FINAL in both queries: oee_windows is a ReplacingMergeTree, and a merge that runs when the
+    # next query opens the store would otherwise change its count in between.
     counts = _linepulse(
         "query",
         "--data-dir",
@@ -88,7 +90,7 @@ def test_demo_runs_stops_cleanly_and_leaves_queryable_data(tmp_path):
         "AS protocol_sensors, "
         "(SELECT countIf(vin != '') FROM linepulse.sensor_readings) AS with_vehicle, "
         "(SELECT count() FROM linepulse.sensor_seconds) AS seconds, "
-        "(SELECT count() FROM linepulse.oee_windows) AS oee, "
+        "(SELECT count() FROM linepulse.oee_windows FINAL) AS oee, "
         "(SELECT uniqExact(asset) FROM linepulse.oee_windows) AS machines, "
         "(SELECT count() FROM linepulse.dead_letters) AS dead_letters",
     )
@@ -110,7 +112,7 @@ def test_demo_runs_stops_cleanly_and_leaves_queryable_data(tmp_path):
         "parquet",
         "--output",
         str(parquet),
-        "SELECT asset, oee FROM linepulse.oee_windows",
+        "SELECT asset, oee FROM linepulse.oee_windows FINAL",
     )
     assert exported.returncode == 0, exported.stderr
     frame = pl.read_parquet(parquet)
