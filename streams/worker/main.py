@@ -59,7 +59,7 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
 
     def shell(name: str, processor: Any, table: str) -> ProcessorAgent:
         """The agent shell of a processor, with its snapshot table."""
-        snapshots = PartitionSnapshots(ChangelogTable.of(app, table, kafka))
+        snapshots = PartitionSnapshots(ChangelogTable.of(app, table, kafka, producer))
         return ProcessorAgent(name, processor, snapshots, outbox, progress, readiness)
 
     if worker.computes:
@@ -68,7 +68,9 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
             OeeProcessor(OeeConfig.from_settings(worker), books.context, books.plans),
             "linepulse-oee-partitions",
         )
-        models = ModelCheckpoints(ChangelogTable.of(app, "linepulse-sensor-models", kafka))
+        models = ModelCheckpoints(
+            ChangelogTable.of(app, "linepulse-sensor-models", kafka, producer)
+        )
         sensors = shell(
             "score_sensor_data",
             SensorProcessor(SensorConfig.from_settings(worker), books.context, books.specs, models),

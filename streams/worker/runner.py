@@ -79,6 +79,7 @@ class ProcessorAgent:
             await self.outbox.settle()  # outputs are in Kafka before the state that made them
             for partition in touched:
                 self.snapshots.save(partition, self.processor.snapshot(partition))
+            await self.outbox.settle()  # the snapshots are in Kafka before the inputs are done
         for topic, count in per_topic.items():
             metrics.EVENTS_IN.labels(self.name, topic).inc(count)
 

@@ -8,7 +8,8 @@ from streams.worker.snapshots import ChangelogTable, PartitionSnapshots, assembl
 
 
 class RecordingTable:
-    """The two things ChangelogTable uses of a Faust table, with the changelog sends kept."""
+    """What ChangelogTable uses of a Faust table, and a changelog writer that keeps what it
+    was given."""
 
     def __init__(self) -> None:
         self.data: dict[bytes, bytes] = {}
@@ -17,7 +18,7 @@ class RecordingTable:
     def get(self, key: bytes) -> Any:
         return self.data.get(key)
 
-    def send_changelog(self, partition: int, key: bytes, value: bytes | None) -> None:
+    def write(self, partition: int, key: bytes, value: bytes | None) -> None:
         self.sent.append((partition, key, value))
 
 
@@ -40,7 +41,7 @@ def test_a_snapshot_taken_apart_is_assembled_again():
 
 def test_a_save_writes_only_the_changed_parts_and_deletes_the_dropped_ones():
     recorded = RecordingTable()
-    snapshots = PartitionSnapshots(ChangelogTable(recorded))
+    snapshots = PartitionSnapshots(ChangelogTable(recorded, recorded.write))
     snapshots.save(3, SNAPSHOT)
     first = len(recorded.sent)
     changed = {**SNAPSHOT, "machines": {"p/l/s/m1": {"states": [[1, 2, "a"], [5, 1, "b"]]}}}
@@ -51,5 +52,5 @@ def test_a_save_writes_only_the_changed_parts_and_deletes_the_dropped_ones():
     # the changed machine, the dropped one, and the list of machines that says so
     assert set(written) == {("machines",), ("machines", "p/l/s/m1"), ("machines", "p/l/s/m2")}
     assert written[("machines", "p/l/s/m2")] is None  # dropped from the snapshot: deleted
-    assert PartitionSnapshots(ChangelogTable(recorded)).load(3) == changed
-    assert PartitionSnapshots(ChangelogTable(recorded)).load(4) is None
+    assert PartitionSnapshots(ChangelogTable(recorded, recorded.write)).load(3) == changed
+    assert PartitionSnapshots(ChangelogTable(recorded, recorded.write)).load(4) is None
