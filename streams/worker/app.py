@@ -17,6 +17,7 @@ from streams.store.clickhouse import (
     require_schema,
     until_reachable,
 )
+from streams.worker.flow_control import keep_queues_on_resume
 
 
 def _credentials(kafka: KafkaSettings) -> Any:
@@ -42,7 +43,7 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
     if worker.role != "all":
         faust_dir = faust_dir / f"{worker.role}-{worker.process_index}"
     faust_dir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         worker.group_id,
         broker=kafka.faust_broker_url(),
         broker_credentials=_credentials(kafka),
@@ -66,6 +67,8 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
         datadir=str(faust_dir),
         loghandlers=[json_handler()] if worker.log_format == "json" else [],
     )
+    keep_queues_on_resume(app)
+    return app
 
 
 def raw_topic(app: faust.App, kafka: KafkaSettings, *names: str) -> faust.TopicT:

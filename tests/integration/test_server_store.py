@@ -160,12 +160,6 @@ def test_clickhouse_away_for_a_while_loses_no_rows(kafka_bootstrap, server, tmp_
     assert "linepulse_sink_retries_total" in worker.metrics()
 
 
-@pytest.mark.xfail(
-    reason="known defect, not fixed yet: in about one run of three the worker stops taking the "
-    "readings after its first insert and part of the backlog is never stored (no Faust drop path "
-    "logs it; see load/RESULTS.md, 2026-12-01 night and 2026-12-02)",
-    strict=False,
-)
 def test_a_worker_started_while_clickhouse_is_away_stores_its_whole_backlog_when_it_returns(
     kafka_bootstrap, server, tmp_path, request
 ):

@@ -108,3 +108,20 @@ def test_a_port_the_processes_need_that_is_taken_is_refused_in_one_line():
         taken.listen()
         with pytest.raises(WorkerPortsInUse, match=f"port {base + 2} .* compute process 1"):
             run_processes(WorkerSettings(processes=2, web_port=base), ["worker"])
+
+
+def test_resuming_the_flow_keeps_what_the_stream_queues_hold_and_a_revocation_still_empties_them(
+    tmp_path,
+):
+    # Faust's recovery resumes the flow after the fetcher has filled the queues; Faust's own
+    # resume emptied them, and that part of the backlog was never read (faust-streaming/faust#596)
+    app = create_app(KafkaSettings(), WorkerSettings(), StoreSettings(data_dir=tmp_path))
+    queue = app.channel().queue  # a stream's queue, made the way Faust makes them
+    app.flow_control.resume()
+    for message in range(3):
+        queue.put_nowait(message)
+    app.flow_control.resume()
+    assert queue.qsize() == 3
+    app.flow_control.suspend()  # what Faust does on a revocation
+    app.flow_control.clear()
+    assert queue.qsize() == 0
