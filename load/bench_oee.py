@@ -5,12 +5,16 @@
 Preloads a simulated plant's state, count and MES events (no sensors) into Kafka, then measures
 in the same run on the same broker: a bare confluent-kafka consumer reading those messages, and
 a LinePulse worker processing them (OEE windows, changelogged state, the ClickHouse sink), timed
-from its first committed offset to its last.
+from its first committed offset to its last, and the Faust floor: the worker's Faust app with one
+agent that only takes the same messages in the worker's batches (`load/faust_floor.py`), timed
+the same way. The floor is the most the worker can reach while Faust hands it its input.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from report import report  # noqa: E402
 
+from connectors.loopback import free_port  # noqa: E402
 from connectors.publisher import Publisher  # noqa: E402
 from connectors.simulator.plant import PlantSimulator  # noqa: E402
 from connectors.topics import ensure_topics  # noqa: E402
@@ -98,20 +103,52 @@ def worker_read(bootstrap: str, messages: int) -> tuple[float, int]:
     worker.env["LINEPULSE_MAX_EVENT_AGE_S"] = str(2 * 86400)
     worker.start()
     try:
-        first_progress = None
-        done = 0
-        deadline = time.monotonic() + 900
-        while time.monotonic() < deadline:
-            done = committed(bootstrap, worker.app_id)
-            if done and first_progress is None:
-                first_progress = (time.monotonic(), done)
-            if done >= messages:
-                break
-            time.sleep(0.5)
-        assert first_progress is not None, "the worker committed nothing"
-        return time.monotonic() - first_progress[0], done - first_progress[1]
+        return progress_rate(bootstrap, worker.app_id, messages)
     finally:
         worker.stop()
+
+
+def progress_rate(bootstrap: str, group: str, messages: int) -> tuple[float, int]:
+    """Seconds from a group's first committed progress to all `messages` committed, and the
+    messages committed in that time."""
+    first_progress = None
+    done = 0
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        done = committed(bootstrap, group)
+        if done and first_progress is None:
+            first_progress = (time.monotonic(), done)
+        if done >= messages:
+            break
+        time.sleep(0.5)
+    assert first_progress is not None, f"{group} committed nothing"
+    return time.monotonic() - first_progress[0], done - first_progress[1]
+
+
+def floor_read(bootstrap: str, messages: int) -> tuple[float, int]:
+    """The Faust floor app over the same messages, timed like the worker."""
+    data_dir = Path(tempfile.mkdtemp(prefix="linepulse-bench-floor-"))
+    group = f"floor-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "LINEPULSE_KAFKA_BOOTSTRAP": bootstrap,
+        "LINEPULSE_KAFKA_PARTITIONS": str(PARTITIONS),
+        "LINEPULSE_APP_ID": group,
+        "LINEPULSE_DATA_DIR": str(data_dir),
+        "LINEPULSE_WEB_PORT": str(free_port()),
+    }
+    with open(data_dir / "floor.log", "wb") as log:
+        floor = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("faust_floor.py")), "worker"],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        return progress_rate(bootstrap, group, messages)
+    finally:
+        floor.terminate()
+        floor.wait(60)
 
 
 def main() -> None:
@@ -127,16 +164,21 @@ def main() -> None:
         sent = preload(broker.bootstrap, args.events, args.machines)
         bare_s = bare_read(broker.bootstrap, sent)
         worker_s, processed = worker_read(broker.bootstrap, sent)
+        floor_s, floored = floor_read(broker.bootstrap, sent)
     finally:
         broker.remove()
     bare_rate = sent / bare_s
     worker_rate = processed / worker_s
+    floor_rate = floored / floor_s
     result = {
         "events": sent,
         "machines": args.machines,
         "oee_agent_events_per_s": round(worker_rate, 1),
         "bare_events_per_s": round(bare_rate, 1),
         "ratio_oee_to_bare": round(worker_rate / bare_rate, 4),
+        "faust_floor_events_per_s": round(floor_rate, 1),
+        "ratio_faust_floor_to_bare": round(floor_rate / bare_rate, 4),
+        "ratio_oee_to_faust_floor": round(worker_rate / floor_rate, 4),
     }
     report(result, args.json)
 
