@@ -117,6 +117,14 @@ class WorkerProcess:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
             return r.read().decode()
 
+    def metric(self, name: str) -> float:
+        """The value of the sample `name` (with its labels, if it has any) the worker exposes."""
+        values = [
+            line.split()[-1] for line in self.metrics().splitlines() if line.split(" ")[0] == name
+        ]
+        assert values, f"{name} is not exposed"
+        return float(values[0])
+
     def query(self, sql: str) -> list[dict]:
         owner = running_owner(self.data_dir)
         assert owner, "the worker does not own the store"

@@ -223,23 +223,15 @@ def test_sink_killed_mid_stream_stores_every_reading_exactly_once(
     second.wait_rows(count_sql, lambda r: r[0]["n"] >= 4500)
     time.sleep(2)  # any duplicate would be inserted by now
     assert second.query(count_sql) == [{"n": 4500, "ids": 4500}]
-    metrics = second.metrics()
     # the sink reads every message its group had not committed (it once skipped those read
     # while it opened the store, which only showed as fewer replayed rows)
     uncommitted = sum(end - left[p] for p, end in ends.items())
-    assert _metric(metrics, SINK_READ_READINGS) >= uncommitted
+    assert second.metric(SINK_READ_READINGS) >= uncommitted
     assert seen - skipped > 0, "the first worker committed all it stored: nothing was replayed"
-    assert _metric(metrics, "linepulse_sink_replayed_rows_total") >= seen - skipped
+    assert second.metric("linepulse_sink_replayed_rows_total") >= seen - skipped
 
 
 SINK_READ_READINGS = f'linepulse_events_in_total{{agent="sink",topic="{topics.SENSOR_READINGS}"}}'
-
-
-def _metric(exposition: str, name: str) -> float:
-    """The value of the sample `name` (with its labels) in a Prometheus exposition."""
-    values = [line.split()[-1] for line in exposition.splitlines() if line.split(" ")[0] == name]
-    assert values, f"{name} is not exposed"
-    return float(values[0])
 
 
 def _committed(bootstrap: str, group: str, partitions: Iterable[int]) -> dict[int, int]:

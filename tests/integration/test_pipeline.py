@@ -159,7 +159,7 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
 
     # an event later than its closed window is a valid event: stored (the batch command counts
     # it), not dead-lettered, and the stream's closed window stays as it was
-    late_before = _late_events(worker)
+    late_before = worker.metric("linepulse_late_events_total")
     late = ProductionCount(time=at(2), asset=a, good=99)
     publisher.publish(late)
     publisher.flush()
@@ -167,16 +167,9 @@ def test_oee_rows_in_clickhouse_equal_the_values_computed_by_hand(worker: Worker
         f"SELECT good FROM linepulse.machine_events WHERE event_id = '{late.id}'",
         lambda r: r == [{"good": 99}],
     )
-    assert _late_events(worker) == late_before + 1
+    assert worker.metric("linepulse_late_events_total") == late_before + 1
     assert worker.query(f"SELECT * FROM linepulse.dead_letters WHERE key = '{a}'") == []
     assert worker.query(f"{sql.split(' ORDER BY')[0]} AND good = 99") == []
-
-
-def _late_events(worker: WorkerProcess) -> float:
-    (line,) = [
-        m for m in worker.metrics().splitlines() if m.startswith("linepulse_late_events_total ")
-    ]
-    return float(line.split()[-1])
 
 
 def test_injected_anomaly_raises_an_alert_on_the_alert_topic(worker: WorkerProcess):
