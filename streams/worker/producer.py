@@ -56,30 +56,27 @@ class OutputProducer:
     async def send(self, topic: str, key: bytes, value: bytes, partition: int | None) -> None:
         """Queue one message; while librdkafka's queue is full, wait for it to drain."""
         chosen = -1 if partition is None else partition  # -1: by the key's hash
-        while True:
-            try:
-                self.producer.produce(topic, value, key, chosen, on_delivery=self._on_delivery)
-                self.producer.poll(0)  # serve delivery reports as they come, not only at settle
-                return
-            except BufferError:
-                await asyncio.to_thread(self.producer.poll, 0.1)
-            except KafkaException as refused:  # e.g. larger than the producer may send
-                self._refuse(topic, refused.args[0].str())
-                return
+        while not self._queued(topic, key, value, chosen):
+            await asyncio.to_thread(self.producer.poll, 0.1)
 
     def produce_now(self, topic: str, key: bytes, value: bytes | None, partition: int) -> None:
         """Queue one message from code that cannot await (a processor's model checkpoint, a
         snapshot); while librdkafka's queue is full, block until it drains."""
-        while True:
-            try:
-                self.producer.produce(topic, value, key, partition, on_delivery=self._on_delivery)
-                self.producer.poll(0)
-                return
-            except BufferError:
-                self.producer.poll(0.1)
-            except KafkaException as refused:
-                self._refuse(topic, refused.args[0].str())
-                return
+        while not self._queued(topic, key, value, partition):
+            self.producer.poll(0.1)
+
+    def _queued(self, topic: str, key: bytes, value: bytes | None, partition: int) -> bool:
+        """Queue one message; False while librdkafka's queue is full (a message Kafka refuses
+        outright is counted and logged, and is not retried)."""
+        try:
+            self.producer.produce(topic, value, key, partition, on_delivery=self._on_delivery)
+        except BufferError:
+            return False
+        except KafkaException as refused:  # e.g. larger than the producer may send
+            self._refuse(topic, refused.args[0].str())
+            return True
+        self.producer.poll(0)  # serve delivery reports as they come, not only at settle
+        return True
 
     @property
     def pending(self) -> int:
