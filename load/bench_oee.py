@@ -13,7 +13,6 @@ the same way. The floor is the most the worker can reach while Faust hands it it
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,20 +20,19 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from report import report  # noqa: E402
 
-from connectors.loopback import free_port  # noqa: E402
 from connectors.publisher import Publisher  # noqa: E402
 from connectors.simulator.plant import PlantSimulator  # noqa: E402
 from connectors.topics import ensure_topics  # noqa: E402
 from schemas import topics  # noqa: E402
 from streams.commands.brokers import KafkaBroker  # noqa: E402
 from streams.settings import SimulatorSettings  # noqa: E402
-from tests.integration.conftest import WorkerProcess  # noqa: E402
+from tests.integration.conftest import WorkerProcess, committed_offsets  # noqa: E402
 
 PARTITIONS = 4
 INPUTS = (topics.MACHINE_EVENTS, topics.MES_EVENTS)
@@ -60,16 +58,13 @@ def preload(bootstrap: str, wanted: int, machines: int) -> int:
     return sent
 
 
-def _partitions() -> list[TopicPartition]:
-    return [TopicPartition(t, p) for t in INPUTS for p in range(PARTITIONS)]
+def _partitions() -> list[tuple[str, int]]:
+    return [(t, p) for t in INPUTS for p in range(PARTITIONS)]
 
 
 def committed(bootstrap: str, group: str) -> int:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        return sum(max(tp.offset, 0) for tp in consumer.committed(_partitions(), timeout=10))
-    finally:
-        consumer.close()
+    offsets = committed_offsets(bootstrap, group, _partitions())
+    return sum(max(offset, 0) for offset in offsets.values())
 
 
 def bare_read(bootstrap: str, messages: int) -> float:
@@ -126,26 +121,20 @@ def progress_rate(bootstrap: str, group: str, messages: int) -> tuple[float, int
 
 
 def floor_read(bootstrap: str, messages: int) -> tuple[float, int]:
-    """The Faust floor app over the same messages, timed like the worker."""
+    """The Faust floor app over the same messages, in the worker's environment, timed like the
+    worker."""
     data_dir = Path(tempfile.mkdtemp(prefix="linepulse-bench-floor-"))
-    group = f"floor-{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "LINEPULSE_KAFKA_BOOTSTRAP": bootstrap,
-        "LINEPULSE_KAFKA_PARTITIONS": str(PARTITIONS),
-        "LINEPULSE_APP_ID": group,
-        "LINEPULSE_DATA_DIR": str(data_dir),
-        "LINEPULSE_WEB_PORT": str(free_port()),
-    }
+    settings = WorkerProcess(bootstrap, data_dir)  # its environment only: the floor runs instead
+    settings.env["LINEPULSE_KAFKA_PARTITIONS"] = str(PARTITIONS)
     with open(data_dir / "floor.log", "wb") as log:
         floor = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("faust_floor.py")), "worker"],
-            env=env,
+            env=settings.env,
             stdout=log,
             stderr=log,
         )
     try:
-        return progress_rate(bootstrap, group, messages)
+        return progress_rate(bootstrap, settings.app_id, messages)
     finally:
         floor.terminate()
         floor.wait(60)
