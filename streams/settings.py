@@ -15,9 +15,13 @@ from schemas.states import State, state_family
 from schemas.tables import RetentionGroup
 from streams.core.alerts import SeverityRules
 from streams.core.anomaly import DetectorSettings
+from streams.core.bearings import DiagnosisSettings
+from streams.core.condition import ConditionSettings
 from streams.core.event_time import TimeLimits
 from streams.core.oee import StateCategories
 from streams.core.sensor_health import HealthRules
+from streams.core.severity import ZoneRules
+from streams.core.trend import TrendRules
 
 __all__ = [
     "AlertSettings",
@@ -30,6 +34,7 @@ __all__ = [
     "SimulatorSettings",
     "SinkSettings",
     "StoreSettings",
+    "VibrationSettings",
     "WorkerSettings",
 ]
 
@@ -239,6 +244,61 @@ class AnomalySettings(BaseSettings):
         )
 
 
+class VibrationSettings(BaseSettings):
+    """Condition monitoring of the vibration sensors a tag map declares (`linepulse vibration`
+    runs with the same settings)."""
+
+    model_config = _config("LINEPULSE_VIBRATION_")
+
+    min_ratio: float = Field(
+        6.0,
+        gt=1,
+        description="a defect's strongest line must stand this many times above the envelope "
+        "spectrum's median",
+    )
+    min_harmonic_ratio: float = Field(
+        2.5, gt=1, description="and another line of its family this many times"
+    )
+    slip: float = Field(
+        0.03, ge=0, lt=0.2, description="how far a defect line may lie from its kinematic frequency"
+    )
+    hold_s: float = Field(10.0, ge=0, description="how long a velocity must hold a new zone")
+    hysteresis: float = Field(
+        0.1, ge=0, lt=1, description="share below a boundary the velocity falls to go back down"
+    )
+    band_every_s: float = Field(
+        60.0, gt=0, description="how often the kurtogram picks the resonance band afresh"
+    )
+    trend_step_s: float = Field(60.0, gt=0, description="values averaged into one trend point")
+    trend_points: int = Field(240, ge=3, description="trend points kept (the trend's window)")
+    trend_min_points: int = Field(20, ge=3, description="trend points before any forecast")
+    trend_min_t: float = Field(
+        4.0, gt=0, description="a trend's slope must be this many standard errors from flat"
+    )
+    trend_max_horizon: float = Field(
+        4.0, gt=0, description="no forecast further ahead than this many times the trend's span"
+    )
+    trend_confidence: float = Field(
+        0.9, gt=0, lt=1, description="confidence of the forecast's interval"
+    )
+
+    def condition(self) -> ConditionSettings:
+        """The condition monitor's own settings."""
+        return ConditionSettings(
+            diagnosis=DiagnosisSettings(self.slip, self.min_ratio, self.min_harmonic_ratio),
+            zones=ZoneRules(self.hold_s, self.hysteresis),
+            trend=TrendRules(
+                step_s=self.trend_step_s,
+                points=self.trend_points,
+                min_points=self.trend_min_points,
+                min_t=self.trend_min_t,
+                max_horizon=self.trend_max_horizon,
+                confidence=self.trend_confidence,
+            ),
+            band_every_s=self.band_every_s,
+        )
+
+
 class QualitySettings(BaseSettings):
     """Data-quality rules of sensor streams."""
 
@@ -347,6 +407,9 @@ class WorkerSettings(BaseSettings):
     )
     oee: OeeSettings = Field(default_factory=OeeSettings, description="OEE")
     anomaly: AnomalySettings = Field(default_factory=AnomalySettings, description="anomalies")
+    vibration: VibrationSettings = Field(
+        default_factory=VibrationSettings, description="condition monitoring"
+    )
     quality: QualitySettings = Field(default_factory=QualitySettings, description="data quality")
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="alerts")
     sink: SinkSettings = Field(default_factory=SinkSettings, description="the sink")

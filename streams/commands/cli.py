@@ -23,6 +23,7 @@ from streams.settings import (
     PublisherSettings,
     SimulatorSettings,
     StoreSettings,
+    VibrationSettings,
     WorkerSettings,
 )
 
@@ -199,6 +200,21 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vibration(args: argparse.Namespace) -> int:
+    from streams.commands.vibration import run_vibration, spec_of_args
+
+    run_vibration(
+        args.input,
+        args.column,
+        args.sample_rate,
+        spec_of_args(args),
+        settings_from_args(VibrationSettings, args).condition(),
+        window_s=args.window_s,
+        separator=args.sep,
+    )
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from streams.commands.export import export_table
 
@@ -243,6 +259,7 @@ COMMANDS = {
     "query": _query,
     "oee": _oee,
     "score": _score,
+    "vibration": _vibration,
     "export": _export,
     "db": _db,
     "broker": _broker,

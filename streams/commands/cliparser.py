@@ -19,6 +19,7 @@ from streams.settings import (
     PublisherSettings,
     SimulatorSettings,
     StoreSettings,
+    VibrationSettings,
     WorkerSettings,
 )
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_query(commands)
     _add_oee(commands)
     _add_score(commands)
+    _add_vibration(commands)
     _add_export(commands)
     _add_db(commands)
     _add_broker(commands)
@@ -272,6 +274,42 @@ def _add_score(commands: Commands) -> None:
     )
     add_env_flag(score, "--sep", "LINEPULSE_SCORE_SEP", str, ",", "field separator")
     add_settings_flags(score, AnomalySettings)
+
+
+def _add_vibration(commands: Commands) -> None:
+    """`linepulse vibration`: condition monitoring over a recording."""
+    vibration = commands.add_parser(
+        "vibration",
+        help="the stream's vibration severity and bearing diagnosis over a recording, per window",
+    )
+    vibration.add_argument("--input", type=Path, required=True, help="the CSV recording")
+    vibration.add_argument("--column", required=True, help="the column holding the samples")
+    vibration.add_argument(
+        "--sample-rate", type=float, required=True, help="samples per second of the recording"
+    )
+    own = [
+        ("--unit", str, "g", "unit of the samples", ("g", "m/s2", "mm/s", "in/s")),
+        ("--shaft-rpm", float, None, "shaft speed (needed for the bearing diagnosis)", None),
+        (
+            "--bearing",
+            str,
+            None,
+            "BPFO=3.05,BPFI=4.95,BSF=1.99,FTF=0.38 (multiples of shaft speed) or "
+            "elements=9,ball=7.94,pitch=39.04[,angle=0] (mm, degrees)",
+            None,
+        ),
+        ("--group", int, 2, "ISO 10816-3 machine group (1 > 300 kW, 2 15-300 kW)", None),
+        ("--foundation", str, "rigid", "machine foundation", ("rigid", "flexible")),
+        ("--band", str, None, "resonance band LOW-HIGH in Hz (default: the kurtogram's)", None),
+        ("--zone-boundaries", str, None, "own A/B,B/C,C/D boundaries in mm/s", None),
+        ("--limit", float, None, "velocity in mm/s to forecast (default: next boundary)", None),
+        ("--window-s", float, 1.0, "length of a window", None),
+        ("--sep", str, ",", "field separator", None),
+    ]
+    for flag, kind, default, text, choices in own:
+        env = "LINEPULSE_VIBRATION_" + flag.removeprefix("--").replace("-", "_").upper()
+        add_env_flag(vibration, flag, env, kind, default, text, choices)
+    add_settings_flags(vibration, VibrationSettings)
 
 
 def _add_export(commands: Commands) -> None:

@@ -18,7 +18,7 @@ STANDARD_GRAVITY = 9.80665
 TO_M_S2: dict[str, float] = {"g": STANDARD_GRAVITY, "m/s2": 1.0}
 TO_MM_S: dict[str, float] = {"mm/s": 1.0, "in/s": 25.4}
 SLOW_SHAFT_RPM = 600.0  # ISO 10816-3: below it the band starts at 2 Hz, not 10
-KURTOGRAM_LEVELS = 6
+BAND_LEVELS = 5
 
 
 def iso_band_hz(shaft_rpm: float | None) -> tuple[float, float]:
@@ -72,6 +72,66 @@ class EnvelopeSpectrum:
         return float(self.freqs[1] - self.freqs[0]) if self.freqs.size > 1 else 0.0
 
 
+@dataclass(frozen=True)
+class Spectrum:
+    """The one-sided spectrum of a window (mean removed), computed once for every band."""
+
+    values: npt.NDArray[np.complex128]
+    samples: int
+    sample_rate_hz: float
+
+    @classmethod
+    def of(cls, samples: npt.ArrayLike, sample_rate_hz: float) -> Spectrum:
+        """The spectrum of `samples`."""
+        signal = np.asarray(samples, dtype=np.float64)
+        return cls(np.fft.rfft(signal - signal.mean()), signal.size, sample_rate_hz)
+
+    @property
+    def hz_per_bin(self) -> float:
+        """The spacing of its bins."""
+        return self.sample_rate_hz / max(self.samples, 1)
+
+    def bins_of(self, band_hz: tuple[float, float]) -> tuple[int, int]:
+        """The first and (exclusive) last bin of a band in Hz, at least two bins."""
+        first = max(1, int(np.ceil(band_hz[0] / self.hz_per_bin)))
+        last = min(self.values.size, int(np.floor(band_hz[1] / self.hz_per_bin)) + 1)
+        return first, max(last, first + 2)
+
+    def bands(self, min_bandwidth_hz: float) -> list[tuple[int, int]]:
+        """Candidate bands to demodulate: the halves, quarters, ... of the spectrum and the same
+        shifted by half their width (the tree of Antoni's fast kurtogram), none narrower than
+        `min_bandwidth_hz`."""
+        bins = self.values.size
+        found = []
+        for level in range(1, BAND_LEVELS + 1):
+            width = bins // 2**level
+            if width * self.hz_per_bin < min_bandwidth_hz or width < 8:
+                break
+            found += [
+                (max(start, 1), start + width) for start in range(0, bins - width + 1, width // 2)
+            ]
+        return found or [(1, bins)]
+
+    def envelope(self, first: int, last: int) -> EnvelopeSpectrum:
+        """The squared-envelope spectrum of the band from bin `first` to `last`; amplitudes are
+        those of a Hann-windowed spectrum (a line of amplitude a reads a)."""
+        envelope = (
+            _complex_envelope(self.values, first, last) * (4.0 / self.samples) * (last - first)
+        )
+        squared = envelope.real**2 + envelope.imag**2
+        kurtosis = _spectral_kurtosis(squared)
+        squared = squared - squared.mean()
+        window = np.hanning(squared.size)
+        amplitude = np.abs(np.fft.rfft(squared * window)) * (2.0 / window.sum())
+        rate = 2 * (last - first) * self.hz_per_bin
+        return EnvelopeSpectrum(
+            freqs=np.fft.rfftfreq(squared.size, 1.0 / rate).astype(np.float64),
+            amplitude=amplitude,
+            band_hz=(first * self.hz_per_bin, last * self.hz_per_bin),
+            kurtosis=kurtosis,
+        )
+
+
 def _complex_envelope(spectrum: npt.NDArray[np.complex128], first: int, last: int) -> Any:
     """The band's analytic signal shifted to baseband, at twice the band's rate (zero-padded so
     that the squared envelope does not alias)."""
@@ -81,34 +141,12 @@ def _complex_envelope(spectrum: npt.NDArray[np.complex128], first: int, last: in
     return np.fft.ifft(padded)
 
 
-def _spectral_kurtosis(envelope: npt.NDArray[np.complex128]) -> float:
-    power = envelope.real**2 + envelope.imag**2
+def _spectral_kurtosis(power: FloatArray) -> float:
+    """Kurtosis of a complex envelope from its power (0 for Gaussian noise, high for impacts)."""
     mean_power = float(power.mean())
     if mean_power <= 0:
         return 0.0
     return float(np.mean(power * power) / (mean_power * mean_power) - 2.0)
-
-
-def kurtogram_band(
-    spectrum: npt.NDArray[np.complex128], sample_rate_hz: float, min_bandwidth_hz: float
-) -> tuple[int, int, float]:
-    """The band (first and last bin, kurtosis) of highest spectral kurtosis among the halves,
-    quarters, ... of the spectrum and the same bands shifted by half their width, none narrower
-    than `min_bandwidth_hz`: impacts ring the structure's resonance, so that band carries them
-    best (a simplified Antoni kurtogram)."""
-    bins = spectrum.size
-    hz_per_bin = sample_rate_hz / 2 / max(bins - 1, 1)
-    best = (1, bins, -np.inf)
-    for level in range(1, KURTOGRAM_LEVELS + 1):
-        width = bins // 2**level
-        if width * hz_per_bin < min_bandwidth_hz or width < 8:
-            break
-        for start in range(0, bins - width + 1, width // 2):
-            first = max(start, 1)
-            kurtosis = _spectral_kurtosis(_complex_envelope(spectrum, first, start + width))
-            if kurtosis > best[2]:
-                best = (first, start + width, kurtosis)
-    return best
 
 
 def envelope_spectrum(
@@ -118,28 +156,9 @@ def envelope_spectrum(
     min_bandwidth_hz: float = 500.0,
 ) -> EnvelopeSpectrum:
     """The squared-envelope spectrum of the samples demodulated around `band_hz`, or, when none
-    is declared, around the band the kurtogram picks; amplitudes are those of a Hann-windowed
-    spectrum (a line of amplitude a reads a)."""
-    signal = np.asarray(samples, dtype=np.float64)
-    signal = signal - signal.mean()
-    spectrum = np.fft.rfft(signal)
-    hz_per_bin = sample_rate_hz / max(signal.size, 1)
+    is given, around the candidate band of highest spectral kurtosis (a simplified kurtogram)."""
+    spectrum = Spectrum.of(samples, sample_rate_hz)
     if band_hz is not None:
-        first = max(1, int(np.ceil(band_hz[0] / hz_per_bin)))
-        last = min(spectrum.size, int(np.floor(band_hz[1] / hz_per_bin)) + 1)
-        kurtosis = _spectral_kurtosis(_complex_envelope(spectrum, first, max(last, first + 2)))
-    else:
-        first, last, kurtosis = kurtogram_band(spectrum, sample_rate_hz, min_bandwidth_hz)
-    last = max(last, first + 2)
-    envelope = _complex_envelope(spectrum, first, last) * (4.0 / signal.size) * (last - first)
-    squared = envelope.real**2 + envelope.imag**2
-    squared = squared - squared.mean()
-    window = np.hanning(squared.size)
-    amplitude = np.abs(np.fft.rfft(squared * window)) * (2.0 / window.sum())
-    rate = 2 * (last - first) * hz_per_bin
-    return EnvelopeSpectrum(
-        freqs=np.fft.rfftfreq(squared.size, 1.0 / rate),
-        amplitude=amplitude,
-        band_hz=(first * hz_per_bin, last * hz_per_bin),
-        kurtosis=kurtosis,
-    )
+        return spectrum.envelope(*spectrum.bins_of(band_hz))
+    candidates = (spectrum.envelope(*band) for band in spectrum.bands(min_bandwidth_hz))
+    return max(candidates, key=lambda e: e.kurtosis)

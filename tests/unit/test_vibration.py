@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from connectors.simulator.vibration import MachineVibration, vibration
 from schemas.vibration import BearingGeometry, DefectMultipliers, VibrationSpec
-from streams.core.bearings import diagnose, min_bandwidth_hz
+from streams.core.condition import ConditionMonitor
 from streams.core.severity import (
     ISO_10816_3,
     ZONES,
@@ -107,16 +107,18 @@ def test_impossible_specs_are_refused_with_what_to_check() -> None:
 
 
 def _diagnosed(defect, seed: int, impact_g: float = 0.3, seconds: int = 3, band=None):
+    """The component the condition monitor names in each second of a simulated bearing."""
     machine = MachineVibration()
     multipliers = SKF_6205.multipliers()
+    spec = VibrationSpec(
+        unit="g", shaft_rpm=machine.shaft_hz * 60, bearing=SKF_6205, resonance_band_hz=band
+    )
+    monitor = ConditionMonitor(spec)
     rng = np.random.default_rng(seed)
     found = []
     for second in range(seconds):
         signal = vibration(machine, FS, second, int(FS), rng, defect, multipliers, impact_g)
-        spectrum = envelope_spectrum(
-            signal, FS, band, min_bandwidth_hz(machine.shaft_hz, multipliers, 0.03)
-        )
-        found.append(diagnose(spectrum, machine.shaft_hz, multipliers).suspected)
+        found.append(monitor.observe(second * 1000, signal, FS).suspected)
     return found
 
 
