@@ -8,6 +8,7 @@ import time
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import ASSET_PATTERN, SensorSpec
+from schemas.vibration import VibrationSpec
 
 
 class SensorTag(BaseModel):
@@ -20,6 +21,11 @@ class SensorTag(BaseModel):
     unit: str = ""
     expected_min: float | None = Field(None, description="lowest plausible value")
     expected_max: float | None = Field(None, description="highest plausible value")
+    vibration: VibrationSpec | None = Field(
+        None,
+        description="a vibration sensor's physics: ISO group and foundation, shaft speed, "
+        "unit, bearing (for severity zones and bearing diagnosis)",
+    )
 
     def declared(self, interval_ms: float | None, source: str) -> SensorSpec:
         """The spec the connector publishes for this tag."""
@@ -32,4 +38,5 @@ class SensorTag(BaseModel):
             expected_max=self.expected_max,
             interval_ms=interval_ms,
             source=source,
+            vibration=self.vibration,
         )

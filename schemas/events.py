@@ -40,6 +40,7 @@ from schemas.mes_events import (
     WorkOrderStarted,
 )
 from schemas.states import is_known_state
+from schemas.vibration import VibrationSpec
 
 __all__ = [
     "ASSET_PATTERN",
@@ -78,6 +79,7 @@ __all__ = [
     "SensorSecond",
     "SensorSpec",
     "Severity",
+    "VibrationSecond",
     "ShiftEnded",
     "ShiftStarted",
     "VehicleAtStation",
@@ -120,6 +122,9 @@ class SensorSpec(Event):
     expected_max: float | None = None
     interval_ms: Annotated[float, Field(gt=0)] | None = None
     source: str = ""
+    vibration: VibrationSpec | None = Field(
+        None, description="for a vibration sensor: the physics its condition monitoring needs"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> SensorSpec:
@@ -195,6 +200,35 @@ class SensorSecond(Event):
     band_mid: float
     band_high: float
     unit: str = ""
+    batch_id: str
+
+
+Zone = Literal["A", "B", "C", "D"]
+
+
+class VibrationSecond(Event):
+    """The condition of one vibration sensor over one second of samples (`time`): velocity RMS
+    and its ISO zone, the bearing diagnosis, and when the velocity reaches its limit. The
+    ratios are how far each defect's principal envelope line stands above the spectrum around
+    it; None without a declared bearing and shaft speed."""
+
+    kind: Literal["vibration.second"] = "vibration.second"
+    sensor: Name
+    velocity_rms_mm_s: Annotated[float, Field(ge=0)]
+    zone: Zone
+    held_zone: Zone
+    shaft_rpm: float | None = None
+    band_low_hz: float | None = None
+    band_high_hz: float | None = None
+    suspected: Literal["outer_race", "inner_race", "rolling_element", "cage"] | None = None
+    bpfo_ratio: float | None = None
+    bpfi_ratio: float | None = None
+    bsf_ratio: float | None = None
+    ftf_ratio: float | None = None
+    predicted_limit: float | None = None
+    predicted_limit_at: EpochMs | None = None
+    predicted_limit_low: EpochMs | None = None
+    predicted_limit_high: EpochMs | None = None
     batch_id: str
 
 
@@ -299,7 +333,15 @@ class AnomalyScore(Event):
 
 
 Severity = Literal["info", "warning", "critical"]
-AlertKind = Literal["anomaly", "machine_down", "oee_below_target", "sensor_silent", "data_quality"]
+AlertKind = Literal[
+    "anomaly",
+    "machine_down",
+    "oee_below_target",
+    "sensor_silent",
+    "data_quality",
+    "vibration_severity",
+    "bearing_defect",
+]
 AlertStatus = Literal["raised", "updated", "cleared"]
 
 
@@ -316,6 +358,15 @@ class Alert(Event):
     value: float | None = None
     threshold: float | None = None
     raised_at: EpochMs
+    zone: Zone | None = Field(None, description="vibration_severity: the ISO zone now held")
+    component: str | None = Field(None, description="bearing_defect: the suspected component")
+    evidence: dict[str, float] = Field(
+        default_factory=dict, description="what the alert rests on (e.g. frequency, line ratios)"
+    )
+    predicted_limit: float | None = Field(None, description="the limit the trend is heading to")
+    predicted_limit_at: EpochMs | None = Field(None, description="when it reaches it")
+    predicted_limit_low: EpochMs | None = Field(None, description="earliest, at 90 % confidence")
+    predicted_limit_high: EpochMs | None = Field(None, description="latest, at 90 % confidence")
 
 
 class DeadLetter(Event):
@@ -336,6 +387,7 @@ AnyEvent = (
     IngestEvent
     | SensorSpec
     | SensorSecond
+    | VibrationSecond
     | QualityFinding
     | OeeResult
     | AnomalyScore

@@ -8,6 +8,7 @@ SENSOR_READINGS = "linepulse.sensor.readings.v1"
 SENSOR_BATCHES = "linepulse.sensor.batches.v1"
 SENSOR_SECONDS = "linepulse.sensor.seconds.v1"
 SENSOR_SPECS = "linepulse.sensor.specs.v1"
+VIBRATION_SECONDS = "linepulse.vibration.seconds.v1"
 MACHINE_EVENTS = "linepulse.machine.events.v1"
 MES_EVENTS = "linepulse.mes.events.v1"
 OEE_RESULTS = "linepulse.oee.results.v1"
@@ -38,6 +39,7 @@ def topic_specs(partitions: int, retention_days: int = 7) -> list[TopicSpec]:
         TopicSpec(SENSOR_BATCHES, partitions, big),
         TopicSpec(SENSOR_SECONDS, partitions, retention),
         TopicSpec(SENSOR_SPECS, partitions, {"cleanup.policy": "compact"}),
+        TopicSpec(VIBRATION_SECONDS, partitions, retention),
         TopicSpec(MACHINE_EVENTS, partitions, retention),
         TopicSpec(MES_EVENTS, partitions, retention),
         TopicSpec(WINDOW_TICKS, partitions, {"retention.ms": str(DAY_MS)}),

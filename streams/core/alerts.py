@@ -56,9 +56,13 @@ class AlertEpisodes:
         threshold: float | None,
         message: str,
         context: ProductionContext | None = None,
+        subject: str = "",
+        details: dict[str, Any] | None = None,
     ) -> Alert | None:
-        """Count one good or bad observation; the alert step it causes, if any."""
-        key = f"{asset}|{source}"
+        """Count one good or bad observation; the alert step it causes, if any. `subject` tells
+        apart episodes of one source (e.g. a bearing's components); `details` are further
+        fields of the alert."""
+        key = f"{asset}|{source}|{subject}" if subject else f"{asset}|{source}"
         episode = self._episodes.setdefault(key, _Episode())
         if bad:
             episode.bad_run += 1
@@ -82,6 +86,7 @@ class AlertEpisodes:
             value=value,
             threshold=threshold,
             raised_at=episode.raised_at,
+            **(details or {}),
         )
         if status == "cleared":
             self._episodes[key] = _Episode()
@@ -92,7 +97,7 @@ class AlertEpisodes:
     ) -> AlertStatus | None:
         if episode.alert_id is None:
             if bad and episode.bad_run >= self.policy.raise_after:
-                episode.alert_id = _alert_id(self.policy.kind, key, time)
+                episode.alert_id = alert_id_of(self.policy.kind, key, time)
                 episode.raised_at = time
                 episode.bad_total = episode.bad_run
                 episode.worst = value
@@ -116,7 +121,8 @@ class AlertEpisodes:
         self._episodes = {k: _Episode(**v) for k, v in (data or {}).items()}
 
 
-def _alert_id(kind: str, key: str, time: int) -> str:
+def alert_id_of(kind: str, key: str, time: int) -> str:
+    """The id of the episode of `kind` for `key` raised at `time` (the same on a replay)."""
     return hashlib.sha1(f"{kind}|{key}|{time}".encode(), usedforsecurity=False).hexdigest()[:20]
 
 

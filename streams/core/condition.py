@@ -47,6 +47,7 @@ class ConditionWindow:
     band_hz: tuple[float, float] | None
     diagnosis: BearingDiagnosis | None  # None without a bearing or a shaft speed
     forecast: LimitForecast | None
+    min_ratio: float = 0.0  # what a principal line had to reach to be named
 
     @property
     def suspected(self) -> str | None:
@@ -92,6 +93,25 @@ class ConditionMonitor:
             shaft_rpm=rpm,
             band_hz=band,
             diagnosis=diagnosis,
+            forecast=self.forecast(held),
+            min_ratio=self.settings.diagnosis.min_ratio,
+        )
+
+    def observe_velocity(self, time_ms: int, velocity_mm_s: float) -> ConditionWindow:
+        """Judge one velocity RMS a transmitter measured itself (a Modbus or OPC UA tag in
+        mm/s): its zone and trend, no bearing diagnosis."""
+        changed = self.zones.observe(time_ms, velocity_mm_s) is not None
+        held = self.zones.zone or zone_of(velocity_mm_s, self.zones.boundaries)
+        self.trend.observe(time_ms, velocity_mm_s)
+        return ConditionWindow(
+            time=time_ms,
+            velocity_rms_mm_s=velocity_mm_s,
+            zone=zone_of(velocity_mm_s, self.zones.boundaries),
+            held_zone=held,
+            zone_changed=changed,
+            shaft_rpm=self.spec.shaft_rpm,
+            band_hz=None,
+            diagnosis=None,
             forecast=self.forecast(held),
         )
 

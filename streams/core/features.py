@@ -60,23 +60,29 @@ def _features(second: int, samples: FloatArray) -> SecondFeatures:
     )
 
 
+def second_chunks(
+    start_ms: int, sample_rate_hz: float, samples: FloatArray
+) -> list[tuple[int, FloatArray]]:
+    """The batch's samples split into whole UTC seconds of sample time: (second, samples)."""
+    period = 1000.0 / sample_rate_hz
+    first_second = start_ms - start_ms % 1000
+    last_time = start_ms + int((samples.size - 1) * period)
+    if last_time - last_time % 1000 == first_second:  # the usual batch: within one second
+        return [(first_second, samples)]
+    times = start_ms + (np.arange(samples.size) * period).astype(np.int64)
+    seconds = times - times % 1000
+    boundaries = np.flatnonzero(np.diff(seconds)) + 1
+    starts = np.concatenate(([0], boundaries))
+    return [
+        (int(seconds[s]), chunk)
+        for s, chunk in zip(starts, np.split(samples, boundaries), strict=True)
+    ]
+
+
 def per_second_features(
     start_ms: int, sample_rate_hz: float, values: npt.ArrayLike
 ) -> list[SecondFeatures]:
     """Split a batch into whole UTC seconds of sample time and summarise each (computed in
     float64 whatever the samples' type)."""
     samples = np.asarray(values, dtype=np.float64)
-    period = 1000.0 / sample_rate_hz
-    first_second = start_ms - start_ms % 1000
-    last_time = start_ms + int((samples.size - 1) * period)
-    if last_time - last_time % 1000 == first_second:  # the usual batch: within one second
-        return [_features(first_second, samples)]
-    times = start_ms + (np.arange(samples.size) * period).astype(np.int64)
-    seconds = times - times % 1000
-    boundaries = np.flatnonzero(np.diff(seconds)) + 1
-    result = []
-    for chunk_start, chunk in zip(
-        np.concatenate(([0], boundaries)), np.split(samples, boundaries), strict=True
-    ):
-        result.append(_features(int(seconds[chunk_start]), chunk))
-    return result
+    return [_features(s, chunk) for s, chunk in second_chunks(start_ms, sample_rate_hz, samples)]

@@ -115,12 +115,20 @@ class SpecBook:
 
     def __init__(self) -> None:
         self._specs: dict[tuple[str, str], SensorSpec] = {}
+        self._speed_sensors: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def put(self, spec: SensorSpec) -> None:
         """Keep `spec` as the latest of its sensor."""
         with self._lock:
             self._specs[(spec.asset, spec.sensor)] = spec
+            if spec.vibration is not None and spec.vibration.shaft_speed_sensor:
+                self._speed_sensors.add((spec.asset, spec.vibration.shaft_speed_sensor))
+
+    def is_speed_sensor(self, asset: str, sensor: str) -> bool:
+        """Whether a vibration sensor of the asset takes its shaft speed (rpm) from `sensor`."""
+        with self._lock:
+            return (asset, sensor) in self._speed_sensors
 
     def get(self, asset: str, sensor: str) -> SensorSpec | None:
         """The latest spec of the asset's sensor, if one was declared."""

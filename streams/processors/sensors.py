@@ -28,13 +28,16 @@ from schemas.events import (
     SensorReading,
 )
 from schemas.exceptions import InvalidEventError
+from schemas.vibration import VibrationSpec
 from streams import metrics
 from streams.core.alerts import AlertEpisodes, AlertPolicy
 from streams.core.anomaly import AssetDetector, DetectorSettings, Scored, SensorDetector
+from streams.core.condition import ConditionMonitor, ConditionSettings
 from streams.core.context import ContextBook
 from streams.core.event_time import TimeLimits
 from streams.core.sensor_health import HealthRules, SpecBook
 from streams.processors.acceptance import accept
+from streams.processors.condition import VELOCITY_UNITS, ConditionState, ConditionWatch, new_state
 from streams.processors.protocol import Message, Outputs, Snapshot, each_new, refusals
 from streams.processors.sensor_events import (
     ASSET_SOURCE,
@@ -49,7 +52,7 @@ from streams.settings import WorkerSettings
 
 INPUTS = (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
 Subject = SensorReading | BatchHeader  # what findings, scores and alerts are about
-Model = SensorDetector | AssetDetector
+Model = SensorDetector | AssetDetector | ConditionMonitor
 ModelT = TypeVar("ModelT", SensorDetector, AssetDetector)
 
 
@@ -87,6 +90,7 @@ class SensorConfig:
     clear_after: int = 10
     health: HealthRules = field(default_factory=HealthRules)
     checkpoint_ms: int = 30_000
+    condition: ConditionSettings = field(default_factory=ConditionSettings)
 
     @classmethod
     def from_settings(cls, settings: WorkerSettings) -> SensorConfig:
@@ -99,6 +103,7 @@ class SensorConfig:
             clear_after=settings.alerts.clear_after,
             health=settings.quality.rules(),
             checkpoint_ms=int(settings.anomaly.checkpoint_s * 1000),
+            condition=settings.vibration.condition(),
         )
 
 
@@ -108,6 +113,7 @@ class SensorPartition:
 
     quality: SensorQuality
     anomalies: AlertEpisodes
+    condition: ConditionState
     applied: dict[str, int] = field(default_factory=dict)
     modes: dict[str, str] = field(default_factory=dict)  # asset -> running | stopped
     models: set[str] = field(default_factory=set)  # keys of the partition's models
@@ -118,6 +124,7 @@ class SensorPartition:
         return {
             "quality": self.quality.to_dict(),
             "anomalies": self.anomalies.to_dict(),
+            "condition": self.condition.to_dict(),
             "applied": dict(self.applied),
             "modes": dict(self.modes),
             "models": sorted(self.models),
@@ -151,6 +158,7 @@ class SensorProcessor:
             AlertEpisodes(
                 AlertPolicy("anomaly", "warning", self.config.raise_after, self.config.clear_after)
             ),
+            new_state(self.config.raise_after, self.config.clear_after),
         )
 
     def holds(self, partition: int) -> bool:
@@ -165,6 +173,7 @@ class SensorProcessor:
                 snapshot["quality"], self.config.health, self.config.clear_after
             )
             state.anomalies.restore(snapshot["anomalies"])
+            state.condition.restore(snapshot.get("condition"))
             state.applied = dict(snapshot["applied"])
             state.modes = dict(snapshot["modes"])
             state.models = set(snapshot["models"])
@@ -234,6 +243,9 @@ class SensorProcessor:
         spec = self.specs.get(event.asset, event.sensor)
         if not state.quality.check(event, spec, now_ms, out):
             return
+        self._watch_condition(
+            state, partition, event, samples, spec.vibration if spec else None, out
+        )
         observed: list[Observation]
         if isinstance(event, SensorReading):
             observed = [(event.time, {"value": event.value})]
@@ -246,6 +258,43 @@ class SensorProcessor:
             out.emit(topics.ANOMALY_SCORES, score)
             out.alert(alert)
 
+    def _watch_condition(
+        self,
+        state: SensorPartition,
+        partition: int,
+        event: Subject,
+        samples: NDArray[np.floating[Any]] | None,
+        vibration: VibrationSpec | None,
+        out: Outputs,
+    ) -> None:
+        """Condition monitoring of a sensor whose spec declares its vibration physics, and the
+        shaft speeds such sensors take from other sensors."""
+        watch = ConditionWatch(lambda key, spec: self._monitor(state, partition, key, spec))
+        if isinstance(event, SensorReading):
+            if self.specs.is_speed_sensor(event.asset, event.sensor):
+                watch.take_speed(state.condition, event)
+            if vibration is not None and vibration.unit in VELOCITY_UNITS:
+                watch.take_velocity(state.condition, event, vibration, out)
+        elif vibration is not None and samples is not None:
+            watch.take_batch(state.condition, event, samples, vibration, out)
+
+    def _monitor(
+        self, state: SensorPartition, partition: int, key: str, spec: VibrationSpec
+    ) -> ConditionMonitor:
+        """A sensor's condition monitor: in memory, else from its checkpoint, else new (also
+        when its spec changed)."""
+        model_key = f"{key}|condition"
+        monitor = self._models.get(model_key)
+        if monitor is None:
+            blob = self.store.load(model_key)
+            monitor = pickle.loads(blob) if blob else None  # noqa: S301 - LinePulse's own store
+        if not isinstance(monitor, ConditionMonitor) or monitor.spec != spec:
+            monitor = ConditionMonitor(spec, self.config.condition)
+        self._models[model_key] = monitor
+        self._changed[model_key] = partition
+        state.models.add(model_key)
+        return monitor
+
     def tick(self, partition: int, tick_ms: int, lagging: frozenset[str]) -> Outputs:
         """Checkpoint the partition's changed models when due; once its input is read to the
         end, find the silent sensors."""
@@ -253,7 +302,13 @@ class SensorProcessor:
         state = self._state(partition)
         self._checkpoint(state, partition, tick_ms)
         # on the clock, not per batch: it counts every model of the process
-        metrics.MODELS_WARMING.set(sum(1 for m in self._models.values() if m.warming_up))
+        metrics.MODELS_WARMING.set(
+            sum(
+                1
+                for m in self._models.values()
+                if not isinstance(m, ConditionMonitor) and m.warming_up
+            )
+        )
         if not lagging:
             state.quality.find_silent(tick_ms, out)
         return out

@@ -20,6 +20,7 @@ from schemas.events import (
     SensorReading,
     SensorSecond,
     SensorSpec,
+    VibrationSecond,
     WorkOrderStarted,
 )
 from schemas.states import state_name
@@ -160,6 +161,38 @@ def _score(event: AnomalyScore) -> Iterator[tuple[str, Row]]:
     )
 
 
+def _optional_ms(time_ms: int | None) -> float | None:
+    return None if time_ms is None else _ms(time_ms)
+
+
+def _vibration(event: VibrationSecond) -> Iterator[tuple[str, Row]]:
+    yield (
+        "vibration_seconds",
+        {
+            "second": event.time // 1000,
+            "asset": event.asset,
+            "sensor": event.sensor,
+            "velocity_rms_mm_s": event.velocity_rms_mm_s,
+            "zone": event.zone,
+            "held_zone": event.held_zone,
+            "shaft_rpm": event.shaft_rpm,
+            "band_low_hz": event.band_low_hz,
+            "band_high_hz": event.band_high_hz,
+            "suspected": event.suspected or "",
+            "bpfo_ratio": event.bpfo_ratio,
+            "bpfi_ratio": event.bpfi_ratio,
+            "bsf_ratio": event.bsf_ratio,
+            "ftf_ratio": event.ftf_ratio,
+            "predicted_limit": event.predicted_limit,
+            "predicted_limit_at": _optional_ms(event.predicted_limit_at),
+            "predicted_limit_low": _optional_ms(event.predicted_limit_low),
+            "predicted_limit_high": _optional_ms(event.predicted_limit_high),
+            **_context(event.context),
+            "event_id": event.id,
+        },
+    )
+
+
 def _alert(event: Alert) -> Iterator[tuple[str, Row]]:
     context = event.context or ProductionContext()
     yield (
@@ -181,6 +214,13 @@ def _alert(event: Alert) -> Iterator[tuple[str, Row]]:
             "operator": context.operator or "",
             "work_order": context.work_order or "",
             "event_id": event.id,
+            "zone": event.zone or "",
+            "component": event.component or "",
+            "evidence": dict(event.evidence),
+            "predicted_limit": event.predicted_limit,
+            "predicted_limit_at": _optional_ms(event.predicted_limit_at),
+            "predicted_limit_low": _optional_ms(event.predicted_limit_low),
+            "predicted_limit_high": _optional_ms(event.predicted_limit_high),
         },
     )
 
@@ -244,6 +284,8 @@ def rows_of(event: AnyEvent) -> Iterator[tuple[str, Row]]:
         return  # stored as the per-second summaries the anomaly agent derives from it
     elif isinstance(event, SensorSecond):
         produced = _second(event)
+    elif isinstance(event, VibrationSecond):
+        produced = _vibration(event)
     elif isinstance(event, MachineState | ProductionCount | PlcCounter):
         produced = _machine(event)
     elif isinstance(event, OeeResult):

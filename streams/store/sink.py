@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 SINK_TOPICS = (
     topics.SENSOR_READINGS,
     topics.SENSOR_SECONDS,
+    topics.VIBRATION_SECONDS,
     topics.SENSOR_SPECS,
     topics.MACHINE_EVENTS,
     topics.MES_EVENTS,
@@ -42,6 +43,7 @@ SINK_TOPICS = (
 SINK_OWNED_TOPICS = frozenset(
     {
         topics.SENSOR_SECONDS,
+        topics.VIBRATION_SECONDS,
         topics.SENSOR_SPECS,
         topics.OEE_RESULTS,
         topics.ANOMALY_SCORES,

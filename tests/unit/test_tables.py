@@ -9,6 +9,7 @@ from schemas.events import (
     QualityFinding,
     SensorSecond,
     SensorSpec,
+    VibrationSecond,
 )
 from schemas.states import State
 from schemas.tables import TABLES
@@ -63,6 +64,24 @@ SAMPLES = [
         message="m",
         raised_at=T0,
     ),
+    Alert(
+        time=T0,
+        asset=ASSET,
+        alert_id="b",
+        alert_kind="vibration_severity",
+        status="raised",
+        severity="warning",
+        source="v",
+        message="m",
+        raised_at=T0,
+        zone="C",
+        component="outer_race",
+        evidence={"velocity_rms_mm_s": 3.1, "zone_d_mm_s": 4.5},
+        predicted_limit=4.5,
+        predicted_limit_at=T0 + 3_600_000,
+        predicted_limit_low=T0 + 1_800_000,
+        predicted_limit_high=T0 + 7_200_000,
+    ),
     DeadLetter(
         time=T0,
         asset=ASSET,
@@ -75,6 +94,19 @@ SAMPLES = [
     ),
     SensorSpec(time=T0, asset=ASSET, sensor="t", unit="degC"),
     QualityFinding(time=T0, asset=ASSET, sensor="t", rule="stuck"),
+    VibrationSecond(
+        time=T0,
+        asset=ASSET,
+        sensor="v",
+        velocity_rms_mm_s=3.1,
+        zone="C",
+        held_zone="B",
+        suspected="outer_race",
+        bpfo_ratio=12.0,
+        predicted_limit=4.5,
+        predicted_limit_at=T0 + 3_600_000,
+        batch_id="b",
+    ),
 ]
 
 

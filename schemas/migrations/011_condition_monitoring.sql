@@ -1,0 +1,58 @@
+-- Condition monitoring: each second of a vibration sensor (velocity RMS, its ISO zone, the
+-- bearing's defect evidence, the forecast of when the velocity reaches its limit), and the
+-- alerts' own fields for it (zone, suspected component, evidence, forecast).
+CREATE TABLE IF NOT EXISTS linepulse.vibration_seconds
+(
+    second               DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),
+    asset                LowCardinality(String),
+    sensor               LowCardinality(String),
+    velocity_rms_mm_s    Float64 CODEC(Gorilla, ZSTD(1)),
+    zone                 LowCardinality(String),
+    held_zone            LowCardinality(String),
+    shaft_rpm            Nullable(Float64),
+    band_low_hz          Nullable(Float64),
+    band_high_hz         Nullable(Float64),
+    suspected            LowCardinality(String),
+    bpfo_ratio           Nullable(Float64),
+    bpfi_ratio           Nullable(Float64),
+    bsf_ratio            Nullable(Float64),
+    ftf_ratio            Nullable(Float64),
+    predicted_limit      Nullable(Float64),
+    predicted_limit_at   Nullable(DateTime64(3, 'UTC')),
+    predicted_limit_low  Nullable(DateTime64(3, 'UTC')),
+    predicted_limit_high Nullable(DateTime64(3, 'UTC')),
+    vin                  String,
+    operator             LowCardinality(String),
+    work_order           LowCardinality(String),
+    event_id             String CODEC(ZSTD(1)),
+    inserted_at          DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(DoubleDelta, ZSTD(1))
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMMDD(second)
+ORDER BY (asset, sensor, second)
+TTL second + INTERVAL 90 DAY;
+
+ALTER TABLE linepulse.alerts
+    ADD COLUMN IF NOT EXISTS zone LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS component LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS evidence Map(String, Float64),
+    ADD COLUMN IF NOT EXISTS predicted_limit Nullable(Float64),
+    ADD COLUMN IF NOT EXISTS predicted_limit_at Nullable(DateTime64(3, 'UTC')),
+    ADD COLUMN IF NOT EXISTS predicted_limit_low Nullable(DateTime64(3, 'UTC')),
+    ADD COLUMN IF NOT EXISTS predicted_limit_high Nullable(DateTime64(3, 'UTC'));
+
+-- The latest second of every vibration sensor: what a planner sorts by time to limit.
+CREATE OR REPLACE VIEW linepulse.vibration_condition_now AS
+SELECT
+    asset,
+    sensor,
+    max(second) AS last_second,
+    argMax(held_zone, second) AS zone,
+    argMax(velocity_rms_mm_s, second) AS velocity_rms_mm_s,
+    argMax(suspected, second) AS suspected,
+    argMax(predicted_limit, second) AS predicted_limit,
+    argMax(predicted_limit_at, second) AS predicted_limit_at,
+    argMax(predicted_limit_low, second) AS predicted_limit_low,
+    argMax(predicted_limit_high, second) AS predicted_limit_high
+FROM linepulse.vibration_seconds
+GROUP BY asset, sensor;
