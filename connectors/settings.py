@@ -148,7 +148,9 @@ class SimulatorSettings(BaseSettings):
     lines: int = Field(2, ge=1, description="assembly lines")
     machines: int = Field(6, ge=1, description="machines in the plant, spread over the lines")
     seed: int = Field(7, description="random seed; the same seed gives the same plant")
-    vibration_rate_hz: int = Field(1000, ge=10, description="sample rate of vibration sensors")
+    vibration_rate_hz: int = Field(
+        5000, ge=10, description="sample rate of vibration sensors (accelerometers, in g)"
+    )
     current_rate_hz: int = Field(10, ge=1, description="sample rate of motor current sensors")
     through_protocols: bool = Field(
         False,
@@ -158,5 +160,6 @@ class SimulatorSettings(BaseSettings):
     faults: str = Field(
         "",
         description="faults to inject as kind:machine:at_s[:for_s], comma-separated, "
-        "e.g. 'spike:m1:30,drift:m2:60,stuck:m3:20,silent:m4:40:30'",
+        "e.g. 'spike:m1:30,drift:m2:60,stuck:m3:20,silent:m4:40:30,bearing:m5:20' (bearing: "
+        "an outer-race defect that grows, and the machine's vibration with it)",
     )

@@ -7,13 +7,15 @@ whether to publish them in real time or as fast as possible.
 
 from __future__ import annotations
 
-import math
 import random
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from connectors.settings import SimulatorSettings
+from connectors.simulator.vibration import MachineVibration, vibration
 from schemas.events import (
     IngestEvent,
     MachineState,
@@ -24,16 +26,28 @@ from schemas.events import (
     ProductionCount,
     SensorBatch,
     SensorReading,
+    SensorSpec,
     ShiftStarted,
     VehicleAtStation,
     WorkOrderStarted,
 )
 from schemas.exceptions import LinePulseError
 from schemas.states import State
+from schemas.vibration import BearingGeometry, VibrationSpec
 
-FaultKind = Literal["spike", "drift", "stuck", "silent"]
-_FAULT_KINDS = ("spike", "drift", "stuck", "silent")
-_DEFAULT_FAULT_S = {"spike": 5.0, "drift": 10_000_000.0, "stuck": 60.0, "silent": 60.0}
+FaultKind = Literal["spike", "drift", "stuck", "silent", "bearing"]
+_FAULT_KINDS = ("spike", "drift", "stuck", "silent", "bearing")
+_DEFAULT_FAULT_S = {
+    "spike": 5.0,
+    "drift": 10_000_000.0,
+    "stuck": 60.0,
+    "silent": 60.0,
+    "bearing": 10_000_000.0,
+}
+# every simulated machine runs on this deep-groove ball bearing (an SKF 6205)
+BEARING = BearingGeometry(rolling_elements=9, ball_diameter_mm=7.94, pitch_diameter_mm=39.04)
+SHAFT_G = 0.02  # shaft-rate acceleration of a sound machine: ~0.9 mm/s RMS, zone A
+BEARING_GROWTH_S = 60.0  # a bearing fault adds the sound machine's vibration every minute
 _VIN_CHARS = "".join(c for c in string.ascii_uppercase + string.digits if c not in "IOQ")
 _STOPS = (
     (State.UNSPECIFIED_STOP, 20.0, 0.45),
@@ -104,7 +118,8 @@ class SimMachine:
     stuck_temperature: float | None = None
     wear: float = 0.0
     drifting: bool = False
-    phase: float = 0.0
+    shaft_hz: float = 24.6
+    samples_rng: np.random.Generator = field(default_factory=np.random.default_rng)
 
     def context(self, shift: str) -> ProductionContext:
         """The machine's production context during `shift`."""
@@ -153,13 +168,34 @@ class PlantSimulator:
         station = f"st{index // self.settings.lines + 1}"
         name = f"m{index + 1}"
         asset = f"{self.settings.plant}/{line}/{station}/{name}"
+        rng = random.Random(self._rng.getrandbits(64))
         return SimMachine(
             name,
             asset,
             f"{self.settings.plant}/{line}",
             f"{self.settings.plant}/{line}/{station}",
-            random.Random(self._rng.getrandbits(64)),
+            rng,
+            shaft_hz=24.5 + 0.1 * index,  # 4-pole motors at 50 Hz, 1470-1500 rpm
+            samples_rng=np.random.default_rng(rng.getrandbits(64)),
         )
+
+    def specs(self) -> list[SensorSpec]:
+        """What the vibration sensors declare: the physics their condition monitoring needs
+        (ISO 10816-3 group 2 on a rigid foundation, the shaft speed, the bearing)."""
+        return [
+            SensorSpec(
+                time=self.start_ms,
+                asset=machine.asset,
+                sensor=f"{machine.name}.vibration",
+                unit="g",
+                interval_ms=1000,
+                source="simulator",
+                vibration=VibrationSpec(
+                    unit="g", shaft_rpm=round(machine.shaft_hz * 60, 1), bearing=BEARING
+                ),
+            )
+            for machine in self.machines
+        ]
 
     def _opening_events(self) -> list[IngestEvent]:
         events: list[IngestEvent] = []
@@ -350,31 +386,48 @@ class PlantSimulator:
             context=context,
         )
 
+    def _bearing_fault_s(self, machine: SimMachine, t: int) -> float | None:
+        """How long the machine's bearing has been failing, if it is."""
+        elapsed = (t - self.start_ms) / 1000.0
+        for fault in self.faults:
+            if fault.kind == "bearing" and fault.machine == machine.name and fault.active(elapsed):
+                return elapsed - fault.at_s
+        return None
+
     def _vibration(
         self, machine: SimMachine, t: int, running: bool, context: ProductionContext
     ) -> SensorBatch:
         rate = self.settings.vibration_rate_hz
-        amplitude = (1.0 if running else 0.1) * (1.0 + 60 * machine.wear)
+        shaft_g = SHAFT_G * (1.0 if running else 0.1) * (1.0 + 60 * machine.wear)
         if self._fault(machine, "spike", t):
-            amplitude *= 6.0
-        bearing = 30 * machine.wear
-        rng = machine.rng
-        values = [
-            round(
-                amplitude * math.sin(2 * math.pi * 50 * (n / rate) + machine.phase)
-                + bearing * math.sin(2 * math.pi * 0.37 * rate * (n / rate))
-                + rng.gauss(0, 0.05 + 0.1 * amplitude),
-                5,
-            )
-            for n in range(rate)
-        ]
-        machine.phase = (machine.phase + 2 * math.pi * 50) % (2 * math.pi)
+            shaft_g *= 6.0
+        failing_s = self._bearing_fault_s(machine, t)
+        impact_g = 0.0
+        if failing_s is not None:  # the defect grows, and the machine shakes more with it
+            impact_g = (0.05 + 0.004 * failing_s) * (1.0 if running else 0.1)
+            shaft_g *= 1.0 + failing_s / BEARING_GROWTH_S
+        physics = MachineVibration(
+            shaft_hz=machine.shaft_hz,
+            shaft_g=shaft_g,
+            noise_g=0.01,
+            resonance_hz=min(0.3 * rate, 3000.0),
+        )
+        samples = vibration(
+            physics,
+            rate,
+            (t - self.start_ms) / 1000.0,
+            rate,
+            machine.samples_rng,
+            "outer_race" if impact_g > 0 else None,
+            BEARING.multipliers(),
+            impact_g,
+        )
         return SensorBatch(
             time=t,
             asset=machine.asset,
             sensor=f"{machine.name}.vibration",
             sample_rate_hz=rate,
-            values=values,
+            values=np.round(samples, 5).tolist(),
             unit="g",
             context=context,
         )

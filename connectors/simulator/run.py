@@ -21,6 +21,8 @@ def run_realtime(
     """Publish the simulated plant as it happens until `duration_s` passes or `stop` is set.
     Returns the number of events published."""
     stop = stop or threading.Event()
+    for spec in simulator.specs():
+        publisher.publish_spec(spec)
     started = time.monotonic()
     published = 0
     while not stop.is_set():
@@ -50,6 +52,8 @@ async def run_through_devices(
     from connectors.run import run_connectors
     from connectors.simulator.devices import PlantDevices
 
+    for spec in simulator.specs():
+        publisher.publish_spec(spec)
     devices = PlantDevices(simulator.machines, free_port(), free_port(), poll_s=step_s)
     await devices.start()
     connectors_stop = asyncio.Event()

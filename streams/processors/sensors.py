@@ -268,14 +268,19 @@ class SensorProcessor:
         out: Outputs,
     ) -> None:
         """Condition monitoring of a sensor whose spec declares its vibration physics, and the
-        shaft speeds such sensors take from other sensors."""
+        shaft speeds such sensors take from other sensors. A machine is judged only while it
+        runs: the standard's zones are for normal operation, and a stop is not a recovery."""
         watch = ConditionWatch(lambda key, spec: self._monitor(state, partition, key, spec))
+        if isinstance(event, SensorReading) and self.specs.is_speed_sensor(
+            event.asset, event.sensor
+        ):
+            watch.take_speed(state.condition, event)
+        if vibration is None or state.modes.get(event.asset, "running") != "running":
+            return
         if isinstance(event, SensorReading):
-            if self.specs.is_speed_sensor(event.asset, event.sensor):
-                watch.take_speed(state.condition, event)
-            if vibration is not None and vibration.unit in VELOCITY_UNITS:
+            if vibration.unit in VELOCITY_UNITS:
                 watch.take_velocity(state.condition, event, vibration, out)
-        elif vibration is not None and samples is not None:
+        elif samples is not None:
             watch.take_batch(state.condition, event, samples, vibration, out)
 
     def _monitor(

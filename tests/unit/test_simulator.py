@@ -77,3 +77,43 @@ def test_bad_fault_specs_are_refused_with_an_example(spec):
 def test_faults_for_machines_the_plant_lacks_are_refused():
     with pytest.raises(FaultSpecError, match="m9"):
         PlantSimulator(SimulatorSettings(machines=3, faults="spike:m9:10"), T0)
+
+
+def test_a_bearing_fault_is_an_outer_race_defect_whose_vibration_grows():
+    import numpy as np
+
+    from streams.core.condition import ConditionMonitor
+
+    sim = PlantSimulator(
+        SimulatorSettings(machines=2, faults="bearing:m2:10", vibration_rate_hz=5000), T0
+    )
+    specs = {spec.sensor: spec.vibration for spec in sim.specs()}
+    assert set(specs) == {"m1.vibration", "m2.vibration"}
+    monitors = {sensor: ConditionMonitor(spec) for sensor, spec in specs.items() if spec}
+    judged: dict[str, list] = {"m1.vibration": [], "m2.vibration": []}
+    events = sim.advance(T0 + 200_000)
+    batches = [e for e in events if e.kind == "sensor.batch"]
+    for batch in batches:
+        window = monitors[batch.sensor].observe(
+            batch.time, np.asarray(batch.values), batch.sample_rate_hz
+        )
+        judged[batch.sensor].append(window)
+    sound = [w for w in judged["m1.vibration"] if w.velocity_rms_mm_s > 0.5]  # while running
+    assert sound
+    assert {w.zone for w in sound} == {"A"}
+    assert {w.suspected for w in judged["m1.vibration"]} == {None}
+    failing = [  # while it runs (a stopped machine barely shakes)
+        w for w in judged["m2.vibration"] if w.time - T0 >= 20_000 and w.velocity_rms_mm_s > 0.5
+    ]
+    assert len(failing) > 40
+    assert {w.suspected for w in failing} == {"outer_race"}
+    early = [w.velocity_rms_mm_s for w in failing[:10]]
+    late = [w.velocity_rms_mm_s for w in failing[-10:]]
+    assert min(late) > 1.5 * max(early)
+
+
+def test_the_bearing_fault_kind_is_parsed_like_the_others():
+    (fault,) = parse_faults("bearing:m3:40")
+    assert (fault.kind, fault.machine, fault.at_s) == ("bearing", "m3", 40.0)
+    with pytest.raises(FaultSpecError, match="bearing"):
+        parse_faults("rust:m1:10")
