@@ -168,15 +168,14 @@ class PlantSimulator:
         station = f"st{index // self.settings.lines + 1}"
         name = f"m{index + 1}"
         asset = f"{self.settings.plant}/{line}/{station}/{name}"
-        rng = random.Random(self._rng.getrandbits(64))
         return SimMachine(
             name,
             asset,
             f"{self.settings.plant}/{line}",
             f"{self.settings.plant}/{line}/{station}",
-            rng,
+            random.Random(self._rng.getrandbits(64)),
             shaft_hz=24.5 + 0.1 * index,  # 4-pole motors at 50 Hz, 1470-1500 rpm
-            samples_rng=np.random.default_rng(rng.getrandbits(64)),
+            samples_rng=np.random.default_rng([self.settings.seed, index]),
         )
 
     def specs(self) -> list[SensorSpec]:

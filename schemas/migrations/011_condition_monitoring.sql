@@ -41,18 +41,32 @@ ALTER TABLE linepulse.alerts
     ADD COLUMN IF NOT EXISTS predicted_limit_low Nullable(DateTime64(3, 'UTC')),
     ADD COLUMN IF NOT EXISTS predicted_limit_high Nullable(DateTime64(3, 'UTC'));
 
--- The latest second of every vibration sensor: what a planner sorts by time to limit.
+-- The latest second of every vibration sensor: what a planner sorts by time to limit. (The
+-- latest row's fields are taken as one tuple: argMax of a Nullable column alone would skip the
+-- NULLs and return an older forecast.)
 CREATE OR REPLACE VIEW linepulse.vibration_condition_now AS
 SELECT
     asset,
     sensor,
-    max(second) AS last_second,
-    argMax(held_zone, second) AS zone,
-    argMax(velocity_rms_mm_s, second) AS velocity_rms_mm_s,
-    argMax(suspected, second) AS suspected,
-    argMax(predicted_limit, second) AS predicted_limit,
-    argMax(predicted_limit_at, second) AS predicted_limit_at,
-    argMax(predicted_limit_low, second) AS predicted_limit_low,
-    argMax(predicted_limit_high, second) AS predicted_limit_high
-FROM linepulse.vibration_seconds
-GROUP BY asset, sensor;
+    last_second,
+    latest.1 AS zone,
+    latest.2 AS velocity_rms_mm_s,
+    latest.3 AS suspected,
+    latest.4 AS predicted_limit,
+    latest.5 AS predicted_limit_at,
+    latest.6 AS predicted_limit_low,
+    latest.7 AS predicted_limit_high
+FROM
+(
+    SELECT
+        asset,
+        sensor,
+        max(second) AS last_second,
+        argMax(
+            (held_zone, velocity_rms_mm_s, suspected, predicted_limit, predicted_limit_at,
+             predicted_limit_low, predicted_limit_high),
+            second
+        ) AS latest
+    FROM linepulse.vibration_seconds
+    GROUP BY asset, sensor
+);

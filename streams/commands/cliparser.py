@@ -89,7 +89,7 @@ def _add_demo(commands: Commands) -> None:
             demo,
             cls,
             skip=("through_protocols",),  # the demo always goes through OPC UA and Modbus
-            shown={"faults": "the demo's four: " + ",".join(DEMO_FAULTS)},
+            shown={"faults": "the demo's five: " + ",".join(DEMO_FAULTS)},
         )
 
 

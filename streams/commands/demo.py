@@ -27,6 +27,7 @@ from schemas.exceptions import LinePulseError
 from streams.commands.brokers import RunningBroker, free_port, start_tansu
 from streams.commands.demo_view import (
     ALERTS_SQL,
+    CONDITION_SQL,
     COUNTS_SQL,
     LINE_OEE_SQL,
     LIVE_OEE_SQL,
@@ -112,6 +113,9 @@ def _start_worker(
     env.setdefault("LINEPULSE_ANOMALY_WARMUP", "30")
     env.setdefault("LINEPULSE_MACHINE_DOWN_AFTER_S", "120")
     env.setdefault("LINEPULSE_OEE_TARGET", "0.6")
+    # a demo lasts minutes, not hours: trend points of 5 s, a forecast after one minute
+    env.setdefault("LINEPULSE_VIBRATION_TREND_STEP_S", "5")
+    env.setdefault("LINEPULSE_VIBRATION_TREND_MIN_POINTS", "12")
     log = open(log_path, "ab")  # noqa: SIM115
     return subprocess.Popen(
         [sys.executable, "-m", "streams.commands.cli", "worker"],
@@ -169,6 +173,7 @@ def _render(owner: dict, published: int, rate: float, elapsed: float) -> str:
                 machine_oee_table,
             ),
             block("OEE per line (closed windows)", LINE_OEE_SQL, line_oee_table),
+            block("Machine condition (ISO zone, bearing, forecast)", CONDITION_SQL),
             block("Latest alerts", ALERTS_SQL),
             block("Counts (dead letters = rejected input)", COUNTS_SQL),
         ]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-DEMO_FAULTS = ("spike:m1:50:8", "drift:m2:70", "stuck:m3:60:60", "silent:m4:90:40")
+DEMO_FAULTS = (
+    "spike:m1:50:8",
+    "drift:m2:70",
+    "stuck:m3:60:60",
+    "silent:m4:90:40",
+    "bearing:m5:20",
+)
 
 
 def demo_faults(machines: int) -> str:

@@ -28,11 +28,19 @@ ALERTS_SQL = """
 SELECT formatDateTime(time, '%H:%i:%S') AS at, alert_kind AS kind, status, severity, asset, source
 FROM linepulse.alerts ORDER BY time DESC LIMIT 6
 """
+CONDITION_SQL = """
+SELECT asset, zone, round(velocity_rms_mm_s, 2) AS mm_s, suspected,
+       if(isNull(predicted_limit_at), '-',
+          concat(toString(predicted_limit), ' mm/s ~', formatDateTime(predicted_limit_at, '%H:%i'),
+                 ' (', formatDateTime(predicted_limit_low, '%H:%i'), '-',
+                 formatDateTime(predicted_limit_high, '%H:%i'), ')')) AS limit_forecast
+FROM linepulse.vibration_condition_now ORDER BY zone DESC, asset
+"""
 COUNTS_SQL = """
 SELECT (SELECT count() FROM linepulse.dead_letters) AS dead_letters,
        (SELECT count() FROM linepulse.alerts) AS alert_steps,
        (SELECT count() FROM linepulse.sensor_readings) AS readings,
-       (SELECT count() FROM linepulse.sensor_seconds) AS vibration_seconds,
+       (SELECT count() FROM linepulse.sensor_seconds) AS sensor_seconds,
        (SELECT count() FROM linepulse.oee_windows FINAL WHERE provisional = 0) AS closed_windows
 """
 

@@ -44,7 +44,7 @@ def test_each_command_shows_only_the_settings_it_reads_with_the_defaults_it_uses
     assert "--shift-calendar" in commands["oee"].format_help()
     demo = commands["demo"].format_help()
     assert "--through-protocols" not in demo  # the demo always goes through the protocols
-    assert "the demo's four: spike:m1" in demo
+    assert "the demo's five: spike:m1" in demo
     flat = " ".join(demo.split())
     assert "(default: until Ctrl-C) [env: LINEPULSE_DEMO_DURATION]" in flat
     assert "Ctrl-C) (default: unset)" not in flat
