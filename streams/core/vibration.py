@@ -6,6 +6,7 @@ frequencies."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,14 @@ TO_M_S2: dict[str, float] = {"g": STANDARD_GRAVITY, "m/s2": 1.0}
 TO_MM_S: dict[str, float] = {"mm/s": 1.0, "in/s": 25.4}
 SLOW_SHAFT_RPM = 600.0  # ISO 10816-3: below it the band starts at 2 Hz, not 10
 BAND_LEVELS = 5
+
+
+@lru_cache(maxsize=32)
+def hann(size: int) -> FloatArray:
+    """A Hann window of `size` points (kept: windows of a sensor's size recur every second)."""
+    window = np.hanning(size)
+    window.flags.writeable = False
+    return window
 
 
 def iso_band_hz(shaft_rpm: float | None) -> tuple[float, float]:
@@ -41,7 +50,7 @@ def velocity_rms_mm_s(
     if signal.size < 4:
         return 0.0
     signal = signal - signal.mean()
-    window = np.hanning(signal.size)
+    window = hann(signal.size)
     spectrum = np.fft.rfft(signal * window)
     freqs = np.fft.rfftfreq(signal.size, 1.0 / sample_rate_hz)
     low, high = band_hz
@@ -121,7 +130,7 @@ class Spectrum:
         squared = envelope.real**2 + envelope.imag**2
         kurtosis = _spectral_kurtosis(squared)
         squared = squared - squared.mean()
-        window = np.hanning(squared.size)
+        window = hann(squared.size)
         amplitude = np.abs(np.fft.rfft(squared * window)) * (2.0 / window.sum())
         rate = 2 * (last - first) * self.hz_per_bin
         return EnvelopeSpectrum(
