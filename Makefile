@@ -37,4 +37,5 @@ bench: install
 	$(BIN)/python load/bench_oee.py --events 100000 --json load/bench-oee.json
 	$(BIN)/python load/bench_sink.py --rows 200000 --json load/bench-sink.json
 	$(BIN)/python load/bench_anomaly.py --observations 100000 --json load/bench-anomaly.json
+	$(BIN)/python load/bench_vibration.py --json load/bench-vibration.json
 	$(BIN)/python load/soak.py --minutes $(SOAK_MINUTES) --json load/soak.json
