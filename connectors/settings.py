@@ -161,5 +161,6 @@ class SimulatorSettings(BaseSettings):
         "",
         description="faults to inject as kind:machine:at_s[:for_s], comma-separated, "
         "e.g. 'spike:m1:30,drift:m2:60,stuck:m3:20,silent:m4:40:30,bearing:m5:20' (bearing: "
-        "an outer-race defect that grows, and the machine's vibration with it)",
+        "an outer-race defect that grows, and the machine's vibration with it; bearing_inner: "
+        "the same on the inner race)",
     )

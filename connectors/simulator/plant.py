@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from connectors.settings import SimulatorSettings
-from connectors.simulator.vibration import MachineVibration, vibration
+from connectors.simulator.vibration import Defect, MachineVibration, vibration
 from schemas.events import (
     IngestEvent,
     MachineState,
@@ -35,14 +35,16 @@ from schemas.exceptions import LinePulseError
 from schemas.states import State
 from schemas.vibration import BearingGeometry, VibrationSpec
 
-FaultKind = Literal["spike", "drift", "stuck", "silent", "bearing"]
-_FAULT_KINDS = ("spike", "drift", "stuck", "silent", "bearing")
+FaultKind = Literal["spike", "drift", "stuck", "silent", "bearing", "bearing_inner"]
+_FAULT_KINDS = ("spike", "drift", "stuck", "silent", "bearing", "bearing_inner")
+_BEARING_DEFECTS = {"bearing": "outer_race", "bearing_inner": "inner_race"}
 _DEFAULT_FAULT_S = {
     "spike": 5.0,
     "drift": 10_000_000.0,
     "stuck": 60.0,
     "silent": 60.0,
     "bearing": 10_000_000.0,
+    "bearing_inner": 10_000_000.0,
 }
 # every simulated machine runs on this deep-groove ball bearing (an SKF 6205)
 BEARING = BearingGeometry(rolling_elements=9, ball_diameter_mm=7.94, pitch_diameter_mm=39.04)
@@ -385,12 +387,13 @@ class PlantSimulator:
             context=context,
         )
 
-    def _bearing_fault_s(self, machine: SimMachine, t: int) -> float | None:
-        """How long the machine's bearing has been failing, if it is."""
+    def _bearing_fault(self, machine: SimMachine, t: int) -> tuple[Defect, float] | None:
+        """The machine's failing bearing component and how long it has been failing, if any."""
         elapsed = (t - self.start_ms) / 1000.0
         for fault in self.faults:
-            if fault.kind == "bearing" and fault.machine == machine.name and fault.active(elapsed):
-                return elapsed - fault.at_s
+            defect = _BEARING_DEFECTS.get(fault.kind)
+            if defect and fault.machine == machine.name and fault.active(elapsed):
+                return defect, elapsed - fault.at_s  # type: ignore[return-value]
         return None
 
     def _vibration(
@@ -400,9 +403,10 @@ class PlantSimulator:
         shaft_g = SHAFT_G * (1.0 if running else 0.1) * (1.0 + 60 * machine.wear)
         if self._fault(machine, "spike", t):
             shaft_g *= 6.0
-        failing_s = self._bearing_fault_s(machine, t)
-        impact_g = 0.0
-        if failing_s is not None:  # the defect grows, and the machine shakes more with it
+        failing = self._bearing_fault(machine, t)
+        impact_g, defect = 0.0, None
+        if failing is not None:  # the defect grows, and the machine shakes more with it
+            defect, failing_s = failing
             impact_g = (0.05 + 0.004 * failing_s) * (1.0 if running else 0.1)
             shaft_g *= 1.0 + failing_s / BEARING_GROWTH_S
         physics = MachineVibration(
@@ -417,7 +421,7 @@ class PlantSimulator:
             (t - self.start_ms) / 1000.0,
             rate,
             machine.samples_rng,
-            "outer_race" if impact_g > 0 else None,
+            defect,
             BEARING.multipliers(),
             impact_g,
         )

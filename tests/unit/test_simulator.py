@@ -80,13 +80,16 @@ def test_faults_for_machines_the_plant_lacks_are_refused():
         PlantSimulator(SimulatorSettings(machines=3, faults="spike:m9:10"), T0)
 
 
-def test_a_bearing_fault_is_an_outer_race_defect_whose_vibration_grows():
+@pytest.mark.parametrize(
+    ("fault", "component"), [("bearing", "outer_race"), ("bearing_inner", "inner_race")]
+)
+def test_a_bearing_fault_is_a_race_defect_whose_vibration_grows(fault: str, component: str):
     import numpy as np
 
     from streams.core.condition import ConditionMonitor
 
     sim = PlantSimulator(
-        SimulatorSettings(machines=2, faults="bearing:m2:10", vibration_rate_hz=5000), T0
+        SimulatorSettings(machines=2, faults=f"{fault}:m2:10", vibration_rate_hz=5000), T0
     )
     specs = {spec.sensor: spec.vibration for spec in sim.specs()}
     assert set(specs) == {"m1.vibration", "m2.vibration"}
@@ -108,7 +111,7 @@ def test_a_bearing_fault_is_an_outer_race_defect_whose_vibration_grows():
     # from the first band picked after the fault began (a band is picked once a minute)
     failing = [w for w in judged["m2.vibration"] if w.time - T0 >= 60_000]
     assert len(failing) > 40
-    assert {w.suspected for w in failing} == {"outer_race"}
+    assert {w.suspected for w in failing} == {component}
     early = [w.velocity_rms_mm_s for w in failing[:10]]
     late = [w.velocity_rms_mm_s for w in failing[-10:]]
     assert min(late) > 1.5 * max(early)
