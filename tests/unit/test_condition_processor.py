@@ -148,3 +148,13 @@ def test_the_shaft_speed_may_come_from_another_sensor_of_the_asset():
     measured, _ = _feed(run, _batches(range(2, 5), 0.02, 0.25, 5), 2)
     assert [s.shaft_rpm for s in measured] == [1500.0] * 3
     assert {s.suspected for s in measured} == {"outer_race"}
+
+
+def test_a_snapshot_from_before_condition_monitoring_restores_with_none_open():
+    run = _run(_book(), MemoryModels())
+    _feed(run, _batches(range(0, 2), 0.02, 0.25, 6), 0)
+    old = run.snapshots()[0]
+    del old["condition"]
+    fresh = SensorProcessor(SensorConfig(), specs=_book(), models=MemoryModels())
+    fresh.restore(0, old)
+    assert fresh.snapshot(0)["condition"]["severity"] == {}
