@@ -26,6 +26,9 @@ class SensorTag(BaseModel):
         description="a vibration sensor's physics: ISO group and foundation, shaft speed, "
         "unit, bearing (for severity zones and bearing diagnosis)",
     )
+    limit: float | None = Field(
+        None, description="a value it must not reach: the worker forecasts when its trend will"
+    )
 
     def declared(self, interval_ms: float | None, source: str) -> SensorSpec:
         """The spec the connector publishes for this tag."""
@@ -39,4 +42,5 @@ class SensorTag(BaseModel):
             interval_ms=interval_ms,
             source=source,
             vibration=self.vibration,
+            limit=self.limit,
         )

@@ -125,6 +125,11 @@ class SensorSpec(Event):
     vibration: VibrationSpec | None = Field(
         None, description="for a vibration sensor: the physics its condition monitoring needs"
     )
+    limit: float | None = Field(
+        None,
+        description="a value the sensor must not reach (e.g. a bearing's 90 degC): the worker "
+        "forecasts when its trend gets there",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> SensorSpec:
@@ -341,6 +346,7 @@ AlertKind = Literal[
     "data_quality",
     "vibration_severity",
     "bearing_defect",
+    "limit_forecast",
 ]
 AlertStatus = Literal["raised", "updated", "cleared"]
 

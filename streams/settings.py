@@ -281,6 +281,12 @@ class VibrationSettings(BaseSettings):
     trend_confidence: float = Field(
         0.9, gt=0, lt=1, description="confidence of the forecast's interval"
     )
+    forecast_within_h: float = Field(
+        168.0,
+        gt=0,
+        description="a sensor with a declared limit raises limit_forecast when its trend "
+        "reaches the limit within this many hours",
+    )
 
     def condition(self) -> ConditionSettings:
         """The condition monitor's own settings."""
@@ -296,6 +302,7 @@ class VibrationSettings(BaseSettings):
                 confidence=self.trend_confidence,
             ),
             band_every_s=self.band_every_s,
+            forecast_within_s=self.forecast_within_h * 3600,
         )
 
 

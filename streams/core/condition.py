@@ -25,13 +25,15 @@ from streams.core.vibration import Spectrum, iso_band_hz, velocity_rms_mm_s
 @dataclass(frozen=True)
 class ConditionSettings:
     """How the monitor judges: the diagnosis, the zones' hold and hysteresis, the trend, and how
-    often the kurtogram picks the resonance band afresh (the structure's resonance does not
-    move from second to second; picking it costs more than the rest of the analysis)."""
+    often the band is picked afresh (the structure's resonance does not move from second to
+    second; picking it costs more than the rest of the analysis), and how near a declared
+    limit must be to raise a `limit_forecast`."""
 
     diagnosis: DiagnosisSettings = field(default_factory=DiagnosisSettings)
     zones: ZoneRules = field(default_factory=ZoneRules)
     trend: TrendRules = field(default_factory=TrendRules)
     band_every_s: float = 60.0
+    forecast_within_s: float = 7 * 86_400.0
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 vibration physics gets a condition monitor: every second of its samples (or every velocity its
 transmitter reports) becomes a `vibration.second` event, the held ISO zone drives a
 `vibration_severity` alert while it is C or D, and the bearing diagnosis a `bearing_defect`
-alert per suspected component."""
+alert per suspected component. A sensor whose spec declares a `limit` (a bearing temperature,
+say) gets a trend, and a `limit_forecast` alert while the trend reaches the limit soon."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from streams.core.alerts import AlertEpisodes, AlertPolicy, alert_id_of
 from streams.core.bearings import COMPONENT_NAMES, COMPONENTS
 from streams.core.condition import ConditionMonitor, ConditionWindow
 from streams.core.features import second_chunks
+from streams.core.trend import LimitForecast, TrendFit
 from streams.processors.protocol import Outputs
 
 SEVERITY_ZONES = ("C", "D")
@@ -46,6 +48,7 @@ class ConditionState:
     zones: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> held zone state
     severity: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> open alert
     speeds: dict[str, float] = field(default_factory=dict)  # asset|sensor -> rpm
+    forecasts: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> open alert
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data of everything above."""
@@ -54,6 +57,7 @@ class ConditionState:
             "zones": dict(self.zones),
             "severity": {k: dict(v) for k, v in self.severity.items()},
             "speeds": dict(self.speeds),
+            "forecasts": {k: dict(v) for k, v in self.forecasts.items()},
         }
 
     def restore(self, data: dict[str, Any] | None) -> None:
@@ -63,6 +67,7 @@ class ConditionState:
         self.zones = dict(data.get("zones", {}))
         self.severity = {k: dict(v) for k, v in data.get("severity", {}).items()}
         self.speeds = dict(data.get("speeds", {}))
+        self.forecasts = {k: dict(v) for k, v in data.get("forecasts", {}).items()}
 
 
 def new_state(raise_after: int, clear_after: int) -> ConditionState:
@@ -75,11 +80,103 @@ def _clock(time_ms: int) -> str:
     return datetime.fromtimestamp(time_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-class ConditionWatch:
-    """Turns a vibration sensor's batches or velocities into condition events and alerts."""
+def _forecast_fields(forecast: LimitForecast | None) -> dict[str, Any]:
+    return {
+        "predicted_limit": forecast.limit if forecast else None,
+        "predicted_limit_at": forecast.at_ms if forecast else None,
+        "predicted_limit_low": forecast.low_ms if forecast else None,
+        "predicted_limit_high": forecast.high_ms if forecast else None,
+    }
 
-    def __init__(self, monitor_of: MonitorOf) -> None:
+
+class ConditionWatch:
+    """Turns a vibration sensor's batches or velocities into condition events and alerts, and
+    a limited sensor's readings into its trend's forecasts."""
+
+    def __init__(self, monitor_of: MonitorOf, clear_after: int = 10) -> None:
         self.monitor_of = monitor_of
+        self.clear_after = clear_after
+
+    def take_trending(
+        self,
+        state: ConditionState,
+        reading: SensorReading,
+        limit: float,
+        trend: TrendFit,
+        within_s: float,
+        out: Outputs,
+    ) -> None:
+        """Follow a reading's trend towards its declared limit: `limit_forecast` is raised while
+        the trend clearly reaches it within `within_s`, updated with fresh forecasts, and cleared
+        after `clear_after` readings without such a forecast."""
+        trend.observe(reading.time, reading.value)
+        forecast = trend.forecast(limit)
+        near = forecast is not None and forecast.at_ms - reading.time <= within_s * 1000
+        key = f"{reading.asset}|{reading.sensor}"
+        open_alert = state.forecasts.get(key)
+        if near:
+            if open_alert is None:
+                open_alert = {
+                    "alert_id": alert_id_of("limit_forecast", key, reading.time),
+                    "raised_at": reading.time,
+                    "readings": 0,
+                    "misses": 0,
+                }
+                state.forecasts[key] = open_alert
+                status = "raised"
+            else:
+                open_alert["misses"] = 0
+                open_alert["readings"] += 1
+                if open_alert["readings"] < UPDATE_EVERY:
+                    return
+                open_alert["readings"] = 0
+                status = "updated"
+        elif open_alert is not None:
+            open_alert["misses"] += 1
+            if open_alert["misses"] < self.clear_after:
+                return
+            del state.forecasts[key]
+            status = "cleared"
+        else:
+            return
+        out.alert(
+            self._forecast_alert(reading, limit, forecast if near else None, open_alert, status)
+        )
+
+    def _forecast_alert(
+        self,
+        reading: SensorReading,
+        limit: float,
+        forecast: LimitForecast | None,
+        open_alert: dict[str, Any],
+        status: str,
+    ) -> Alert:
+        unit = f" {reading.unit}" if reading.unit else ""
+        if forecast is None:
+            message = f"{reading.sensor} on {reading.asset} no longer heads for {limit:g}{unit}"
+        else:
+            message = (
+                f"{reading.sensor} on {reading.asset} ({reading.value:g}{unit}) reaches its limit "
+                f"{limit:g}{unit} around {_clock(forecast.at_ms)} "
+                f"({_clock(forecast.low_ms)} to {_clock(forecast.high_ms)}) at its present trend "
+                f"({forecast.slope_per_hour:+.3g}{unit} an hour)"
+            )
+        return Alert(
+            time=reading.time,
+            asset=reading.asset,
+            context=reading.context,
+            alert_id=open_alert["alert_id"],
+            alert_kind="limit_forecast",
+            status=status,
+            severity="warning" if forecast is not None else "info",
+            source=reading.sensor,
+            message=message,
+            value=reading.value,
+            threshold=limit,
+            raised_at=open_alert["raised_at"],
+            evidence={"slope_per_hour": forecast.slope_per_hour} if forecast else {},
+            **_forecast_fields(forecast),
+        )
 
     def take_batch(
         self,

@@ -36,6 +36,7 @@ from streams.core.condition import ConditionMonitor, ConditionSettings
 from streams.core.context import ContextBook
 from streams.core.event_time import TimeLimits
 from streams.core.sensor_health import HealthRules, SpecBook
+from streams.core.trend import TrendFit
 from streams.processors.acceptance import accept
 from streams.processors.condition import VELOCITY_UNITS, ConditionState, ConditionWatch, new_state
 from streams.processors.protocol import Message, Outputs, Snapshot, each_new, refusals
@@ -52,7 +53,7 @@ from streams.settings import WorkerSettings
 
 INPUTS = (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
 Subject = SensorReading | BatchHeader  # what findings, scores and alerts are about
-Model = SensorDetector | AssetDetector | ConditionMonitor
+Model = SensorDetector | AssetDetector | ConditionMonitor | TrendFit
 ModelT = TypeVar("ModelT", SensorDetector, AssetDetector)
 
 
@@ -246,6 +247,8 @@ class SensorProcessor:
         self._watch_condition(
             state, partition, event, samples, spec.vibration if spec else None, out
         )
+        if spec is not None and spec.limit is not None and isinstance(event, SensorReading):
+            self._watch_trend(state, partition, event, spec.limit, out)
         observed: list[Observation]
         if isinstance(event, SensorReading):
             observed = [(event.time, {"value": event.value})]
@@ -283,6 +286,32 @@ class SensorProcessor:
         elif samples is not None:
             watch.take_batch(state.condition, event, samples, vibration, out)
 
+    def _watch_trend(
+        self,
+        state: SensorPartition,
+        partition: int,
+        reading: SensorReading,
+        limit: float,
+        out: Outputs,
+    ) -> None:
+        """The trend of a reading whose spec declares a limit, while its machine runs."""
+        if state.modes.get(reading.asset, "running") != "running":
+            return
+        model_key = f"{reading.asset}|{reading.sensor}|trend"
+        trend = self._models.get(model_key)
+        if trend is None:
+            blob = self.store.load(model_key)
+            trend = pickle.loads(blob) if blob else None  # noqa: S301 - LinePulse's own store
+        if not isinstance(trend, TrendFit):
+            trend = TrendFit(self.config.condition.trend)
+        self._models[model_key] = trend
+        self._changed[model_key] = partition
+        state.models.add(model_key)
+        watch = ConditionWatch(lambda key, spec: self._monitor(state, partition, key, spec))
+        watch.clear_after = self.config.clear_after
+        within = self.config.condition.forecast_within_s
+        watch.take_trending(state.condition, reading, limit, trend, within, out)
+
     def _monitor(
         self, state: SensorPartition, partition: int, key: str, spec: VibrationSpec
     ) -> ConditionMonitor:
@@ -307,13 +336,10 @@ class SensorProcessor:
         state = self._state(partition)
         self._checkpoint(state, partition, tick_ms)
         # on the clock, not per batch: it counts every model of the process
-        metrics.MODELS_WARMING.set(
-            sum(
-                1
-                for m in self._models.values()
-                if not isinstance(m, ConditionMonitor) and m.warming_up
-            )
-        )
+        detectors = [
+            m for m in self._models.values() if isinstance(m, SensorDetector | AssetDetector)
+        ]
+        metrics.MODELS_WARMING.set(sum(1 for m in detectors if m.warming_up))
         if not lagging:
             state.quality.find_silent(tick_ms, out)
         return out

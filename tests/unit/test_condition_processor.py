@@ -158,3 +158,56 @@ def test_a_snapshot_from_before_condition_monitoring_restores_with_none_open():
     fresh = SensorProcessor(SensorConfig(), specs=_book(), models=MemoryModels())
     fresh.restore(0, old)
     assert fresh.snapshot(0)["condition"]["severity"] == {}
+
+
+def _temperatures(first_s: int, seconds: int, start: float, per_hour: float, seed: int):
+    rng = np.random.default_rng(seed)
+    return [
+        SensorReading(
+            time=T0 + s * 1000,
+            asset=ASSET,
+            sensor="m1.bearing_temp",
+            value=round(start + per_hour * (s - first_s) / 3600 + rng.normal(0, 0.3), 3),
+            unit="degC",
+            context=CONTEXT,
+        )
+        for s in range(first_s, first_s + seconds, 5)
+    ]
+
+
+def _limited_run() -> ProcessorRun:
+    book = SpecBook()
+    book.put(SensorSpec(time=T0, asset=ASSET, sensor="m1.bearing_temp", unit="degC", limit=90.0))
+    return _run(book, MemoryModels())
+
+
+def _send_all(run: ProcessorRun, readings: list[SensorReading]) -> list[Alert]:
+    alerts = []
+    for reading in readings:
+        out = run.send(topics.SENSOR_READINGS, [reading], now_ms=reading.time + 100)
+        alerts += [a for a in out.alerts if a.alert_kind == "limit_forecast"]
+    return alerts
+
+
+def test_a_temperature_heading_for_its_declared_limit_raises_a_forecast_and_clears():
+    run = _limited_run()
+    rising = _send_all(run, _temperatures(0, 2 * 3600, 60.0, 6.0, 7))  # 90 degC at 5 h
+    raised = [a for a in rising if a.status == "raised"]
+    assert len(raised) == 1
+    (alert,) = raised
+    assert (alert.threshold, alert.predicted_limit, alert.severity) == (90.0, 90.0, "warning")
+    true_ms = T0 + 5 * 3_600_000
+    assert abs(alert.predicted_limit_at - true_ms) <= 0.1 * (true_ms - alert.time)
+    assert alert.predicted_limit_low <= true_ms <= alert.predicted_limit_high
+    assert alert.context is not None
+    assert alert.context.vin == CONTEXT.vin
+    assert "reaches its limit 90 degC" in alert.message
+    assert [a.status for a in rising].count("updated") >= 1
+    run.restart()
+    cooled = _send_all(run, _temperatures(2 * 3600, 3600, 45.0, 0.0, 8))  # repaired
+    assert [(a.status, a.alert_id) for a in cooled] == [("cleared", alert.alert_id)]
+
+
+def test_a_temperature_that_only_wanders_forecasts_nothing():
+    run = _limited_run()
+    assert _send_all(run, _temperatures(0, 4 * 3600, 70.0, 0.0, 9)) == []
