@@ -89,6 +89,11 @@ class VibrationSpec(BaseModel):
     limit_mm_s: Positive | None = Field(
         None, description="the velocity the forecast aims at (else the next zone boundary)"
     )
+    envelope_limit: Annotated[float, Field(gt=1)] | None = Field(
+        None,
+        description="a defect line's ratio to its surroundings to forecast (e.g. 30: a defect "
+        "well developed); rides on the bearing_defect alert",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> VibrationSpec:

@@ -50,6 +50,7 @@ class ConditionWindow:
     diagnosis: BearingDiagnosis | None  # None without a bearing or a shaft speed
     forecast: LimitForecast | None
     min_ratio: float = 0.0  # what a principal line had to reach to be named
+    envelope_forecast: LimitForecast | None = None  # of the strongest defect line's ratio
 
     @property
     def suspected(self) -> str | None:
@@ -65,12 +66,14 @@ class ConditionMonitor:
     settings: ConditionSettings = field(default_factory=ConditionSettings)
     zones: ZoneTracker = field(init=False)
     trend: TrendFit = field(init=False)
+    envelope_trend: TrendFit = field(init=False)
     band_hz: tuple[float, float] | None = None
     band_picked_at: int | None = None
 
     def __post_init__(self) -> None:
         self.zones = ZoneTracker(boundaries_of(self.spec), self.settings.zones)
         self.trend = TrendFit(self.settings.trend)
+        self.envelope_trend = TrendFit(self.settings.trend)
 
     def observe(
         self,
@@ -86,6 +89,11 @@ class ConditionMonitor:
         held = self.zones.zone or zone_of(velocity, self.zones.boundaries)
         self.trend.observe(time_ms, velocity)
         diagnosis, band = self._diagnose(time_ms, samples, sample_rate_hz, rpm)
+        envelope_forecast = None
+        if diagnosis is not None:
+            self.envelope_trend.observe(time_ms, max(e.ratio for e in diagnosis.evidence))
+            if self.spec.envelope_limit is not None:
+                envelope_forecast = self.envelope_trend.forecast(self.spec.envelope_limit)
         return ConditionWindow(
             time=time_ms,
             velocity_rms_mm_s=velocity,
@@ -97,6 +105,7 @@ class ConditionMonitor:
             diagnosis=diagnosis,
             forecast=self.forecast(held),
             min_ratio=self.settings.diagnosis.min_ratio,
+            envelope_forecast=envelope_forecast,
         )
 
     def observe_velocity(self, time_ms: int, velocity_mm_s: float) -> ConditionWindow:
@@ -159,6 +168,7 @@ class ConditionMonitor:
         return {
             "zones": self.zones.to_dict(),
             "trend": self.trend.to_dict(),
+            "envelope_trend": self.envelope_trend.to_dict(),
             "band_hz": list(self.band_hz) if self.band_hz else None,
             "band_picked_at": self.band_picked_at,
         }
@@ -167,6 +177,7 @@ class ConditionMonitor:
         """Take up `to_dict`'s data."""
         self.zones.restore(data["zones"])
         self.trend.restore(data["trend"])
+        self.envelope_trend.restore(data["envelope_trend"])
         band = data["band_hz"]
         self.band_hz = (band[0], band[1]) if band else None
         self.band_picked_at = data["band_picked_at"]

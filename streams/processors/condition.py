@@ -262,10 +262,7 @@ class ConditionWatch:
             bpfi_ratio=ratios.get("inner_race"),
             bsf_ratio=ratios.get("rolling_element"),
             ftf_ratio=ratios.get("cage"),
-            predicted_limit=forecast.limit if forecast else None,
-            predicted_limit_at=forecast.at_ms if forecast else None,
-            predicted_limit_low=forecast.low_ms if forecast else None,
-            predicted_limit_high=forecast.high_ms if forecast else None,
+            **_forecast_fields(forecast),
             batch_id=event.id,
         )
 
@@ -350,10 +347,7 @@ class ConditionWatch:
                 "zone_c_mm_s": bounds[1],
                 "zone_d_mm_s": bounds[2],
             },
-            predicted_limit=forecast.limit if forecast else None,
-            predicted_limit_at=forecast.at_ms if forecast else None,
-            predicted_limit_low=forecast.low_ms if forecast else None,
-            predicted_limit_high=forecast.high_ms if forecast else None,
+            **_forecast_fields(forecast),
         )
 
     def _bearing_step(
@@ -379,6 +373,7 @@ class ConditionWatch:
                 "shaft_rpm": window.diagnosis.shaft_hz * 60,
                 **{f"line_{i + 1}_ratio": r for i, r in enumerate(evidence.ratios)},
             },
+            **_forecast_fields(window.envelope_forecast if suspected else None),
         }
         return state.bearings.observe(
             source=event.sensor,

@@ -211,3 +211,29 @@ def test_a_temperature_heading_for_its_declared_limit_raises_a_forecast_and_clea
 def test_a_temperature_that_only_wanders_forecasts_nothing():
     run = _limited_run()
     assert _send_all(run, _temperatures(0, 4 * 3600, 70.0, 0.0, 9)) == []
+
+
+def test_a_growing_defect_forecasts_when_its_envelope_line_reaches_the_declared_limit():
+    from streams.core.condition import ConditionSettings
+    from streams.core.trend import TrendRules
+
+    book = _book(envelope_limit=400.0)
+    quick = ConditionSettings(trend=TrendRules(step_s=2, min_points=10))
+    config = SensorConfig(checkpoint_ms=1_000, condition=quick)
+    run = ProcessorRun(SensorProcessor(config, specs=book, models=MemoryModels()))
+    multipliers = SKF_6205.multipliers()
+    rng = np.random.default_rng(11)
+    alerts = []
+    for s in range(130):  # impacts growing by 0.01 g a second
+        header = BatchHeader(
+            id=f"g{s}", time=T0 + s * 1000, asset=ASSET, sensor="m1.vibration",
+            sample_rate_hz=FS, unit="g", context=CONTEXT,
+        )  # fmt: skip
+        samples = vibration(MACHINE, FS, s, FS, rng, "outer_race", multipliers, 0.05 + 0.01 * s)
+        out = run.send(topics.SENSOR_BATCHES, [encode_batch(header, samples)], T0 + s * 1000)
+        alerts += [a for a in out.alerts if a.alert_kind == "bearing_defect"]
+    assert [a.status for a in alerts] == ["raised", "updated", "updated"]
+    forecasts = [a for a in alerts if a.predicted_limit_at is not None]
+    assert forecasts
+    assert forecasts[0].predicted_limit == 400.0
+    assert forecasts[0].predicted_limit_at > forecasts[0].time
