@@ -10,7 +10,7 @@ needs lives in its snapshot.
 from __future__ import annotations
 
 import pickle  # noqa: S403 - River models persist with pickle; the store is LinePulse's own
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -55,6 +55,7 @@ INPUTS = (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
 Subject = SensorReading | BatchHeader  # what findings, scores and alerts are about
 Model = SensorDetector | AssetDetector | ConditionMonitor | TrendFit
 ModelT = TypeVar("ModelT", SensorDetector, AssetDetector)
+KeptT = TypeVar("KeptT", SensorDetector, AssetDetector, ConditionMonitor, TrendFit)
 
 
 class ModelStore(Protocol):
@@ -297,16 +298,10 @@ class SensorProcessor:
         """The trend of a reading whose spec declares a limit, while its machine runs."""
         if state.modes.get(reading.asset, "running") != "running":
             return
-        model_key = f"{reading.asset}|{reading.sensor}|trend"
-        trend = self._models.get(model_key)
-        if trend is None:
-            blob = self.store.load(model_key)
-            trend = pickle.loads(blob) if blob else None  # noqa: S301 - LinePulse's own store
-        if not isinstance(trend, TrendFit):
-            trend = TrendFit(self.config.condition.trend)
-        self._models[model_key] = trend
-        self._changed[model_key] = partition
-        state.models.add(model_key)
+        key = f"{reading.asset}|{reading.sensor}|trend"
+        trend = self._kept(
+            state, partition, key, TrendFit, lambda: TrendFit(self.config.condition.trend)
+        )
         watch = ConditionWatch(lambda key, spec: self._monitor(state, partition, key, spec))
         watch.clear_after = self.config.clear_after
         within = self.config.condition.forecast_within_s
@@ -317,17 +312,14 @@ class SensorProcessor:
     ) -> ConditionMonitor:
         """A sensor's condition monitor: in memory, else from its checkpoint, else new (also
         when its spec changed)."""
-        model_key = f"{key}|condition"
-        monitor = self._models.get(model_key)
-        if monitor is None:
-            blob = self.store.load(model_key)
-            monitor = pickle.loads(blob) if blob else None  # noqa: S301 - LinePulse's own store
-        if not isinstance(monitor, ConditionMonitor) or monitor.spec != spec:
-            monitor = ConditionMonitor(spec, self.config.condition)
-        self._models[model_key] = monitor
-        self._changed[model_key] = partition
-        state.models.add(model_key)
-        return monitor
+        return self._kept(
+            state,
+            partition,
+            f"{key}|condition",
+            ConditionMonitor,
+            lambda: ConditionMonitor(spec, self.config.condition),
+            lambda monitor: monitor.spec == spec,
+        )
 
     def tick(self, partition: int, tick_ms: int, lagging: frozenset[str]) -> Outputs:
         """Checkpoint the partition's changed models when due; once its input is read to the
@@ -354,16 +346,30 @@ class SensorProcessor:
 
     def model(self, state: SensorPartition, partition: int, key: str, kind: type[ModelT]) -> ModelT:
         """A sensor's or an asset's model: in memory, else from its checkpoint, else new."""
-        model = self._models.get(key)
-        if model is None:
+        return self._kept(state, partition, key, kind, lambda: kind(self.config.detector))
+
+    def _kept(
+        self,
+        state: SensorPartition,
+        partition: int,
+        key: str,
+        kind: type[KeptT],
+        make: Callable[[], KeptT],
+        fits: Callable[[KeptT], bool] = lambda _: True,
+    ) -> KeptT:
+        """What the processor keeps under `key` (a model, a monitor, a trend): in memory, else
+        from its checkpoint, else made anew (also when it no longer `fits`); it is checkpointed
+        with the partition's models."""
+        kept = self._models.get(key)
+        if kept is None:
             blob = self.store.load(key)
-            model = pickle.loads(blob) if blob else None  # noqa: S301 - LinePulse's own store
-        if not isinstance(model, kind):
-            model = kind(self.config.detector)
-        self._models[key] = model
+            kept = pickle.loads(blob) if blob else None  # noqa: S301 - LinePulse's own store
+        if not isinstance(kept, kind) or not fits(kept):
+            kept = make()
+        self._models[key] = kept
         self._changed[key] = partition
         state.models.add(key)
-        return model
+        return kept
 
     def score(
         self,
