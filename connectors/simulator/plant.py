@@ -412,7 +412,7 @@ class PlantSimulator:
         physics = MachineVibration(
             shaft_hz=machine.shaft_hz,
             shaft_g=shaft_g,
-            noise_g=0.01,
+            noise_g=0.01 * (1.0 + 200 * machine.wear),  # wear shakes the machine broadband
             resonance_hz=min(0.3 * rate, 3000.0),
         )
         samples = vibration(
