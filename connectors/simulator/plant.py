@@ -409,6 +409,8 @@ class PlantSimulator:
             defect, failing_s = failing
             impact_g = (0.05 + 0.004 * failing_s) * (1.0 if running else 0.1)
             shaft_g *= 1.0 + failing_s / BEARING_GROWTH_S
+        elif machine.wear > 0:  # a worn machine's bearing knocks: impacts that grow with wear
+            defect, impact_g = "outer_race", 3.0 * machine.wear * (1.0 if running else 0.1)
         physics = MachineVibration(
             shaft_hz=machine.shaft_hz,
             shaft_g=shaft_g,
