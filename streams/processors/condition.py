@@ -7,7 +7,6 @@ say) gets a trend, and a `limit_forecast` alert while the trend reaches the limi
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +34,6 @@ ZONE_MEANING = {
 MIN_WINDOW_S = 0.5  # shorter pieces of a batch are too coarse for the spectrum (1 / length Hz)
 UPDATE_EVERY = 60  # windows between updates of a raised severity alert (with a fresh forecast)
 VELOCITY_UNITS = {"mm/s": 1.0, "in/s": 25.4}
-MonitorOf = Callable[[str, VibrationSpec], ConditionMonitor]
 Subject = SensorReading | BatchHeader
 
 
@@ -93,9 +91,9 @@ class ConditionWatch:
     """Turns a vibration sensor's batches or velocities into condition events and alerts, and
     a limited sensor's readings into its trend's forecasts."""
 
-    def __init__(self, monitor_of: MonitorOf, clear_after: int = 10) -> None:
-        self.monitor_of = monitor_of
+    def __init__(self, clear_after: int = 10, forecast_within_s: float = 7 * 86_400.0) -> None:
         self.clear_after = clear_after
+        self.forecast_within_s = forecast_within_s
 
     def take_trending(
         self,
@@ -103,15 +101,16 @@ class ConditionWatch:
         reading: SensorReading,
         limit: float,
         trend: TrendFit,
-        within_s: float,
         out: Outputs,
     ) -> None:
         """Follow a reading's trend towards its declared limit: `limit_forecast` is raised while
-        the trend clearly reaches it within `within_s`, updated with fresh forecasts, and cleared
-        after `clear_after` readings without such a forecast."""
+        the trend clearly reaches it within `forecast_within_s`, updated with fresh forecasts,
+        and cleared after `clear_after` readings without such a forecast."""
         trend.observe(reading.time, reading.value)
         forecast = trend.forecast(limit)
-        near = forecast is not None and forecast.at_ms - reading.time <= within_s * 1000
+        near = (
+            forecast is not None and forecast.at_ms - reading.time <= self.forecast_within_s * 1000
+        )
         key = f"{reading.asset}|{reading.sensor}"
         open_alert = state.forecasts.get(key)
         if near:
@@ -184,11 +183,12 @@ class ConditionWatch:
         batch: BatchHeader,
         samples: NDArray[np.floating[Any]],
         spec: VibrationSpec,
+        monitor: ConditionMonitor,
         out: Outputs,
     ) -> None:
-        """Judge every whole second of a batch of samples."""
+        """Judge every whole second of a batch of samples with the sensor's monitor."""
         key = f"{batch.asset}|{batch.sensor}"
-        monitor = self._monitor(state, key, spec)
+        self._resume(state, key, monitor)
         rpm = self._speed(state, batch.asset, spec)
         values = np.asarray(samples, dtype=np.float64)
         for second, chunk in second_chunks(batch.time, batch.sample_rate_hz, values):
@@ -198,11 +198,16 @@ class ConditionWatch:
             self._judge(state, key, batch, window, monitor, out)
 
     def take_velocity(
-        self, state: ConditionState, reading: SensorReading, spec: VibrationSpec, out: Outputs
+        self,
+        state: ConditionState,
+        reading: SensorReading,
+        spec: VibrationSpec,
+        monitor: ConditionMonitor,
+        out: Outputs,
     ) -> None:
         """Judge one velocity RMS reading of a transmitter (mm/s or in/s)."""
         key = f"{reading.asset}|{reading.sensor}"
-        monitor = self._monitor(state, key, spec)
+        self._resume(state, key, monitor)
         velocity = reading.value * VELOCITY_UNITS[spec.unit]
         window = monitor.observe_velocity(reading.time, velocity)
         self._judge(state, key, reading, window, monitor, out)
@@ -218,12 +223,10 @@ class ConditionWatch:
                 return measured
         return spec.shaft_rpm
 
-    def _monitor(self, state: ConditionState, key: str, spec: VibrationSpec) -> ConditionMonitor:
-        monitor = self.monitor_of(key, spec)
+    def _resume(self, state: ConditionState, key: str, monitor: ConditionMonitor) -> None:
         zones = state.zones.get(key)
         if zones is not None:  # the snapshot's zone is the one the alerts rest on
             monitor.zones.restore(zones)
-        return monitor
 
     def _judge(
         self,

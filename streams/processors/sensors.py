@@ -150,6 +150,7 @@ class SensorProcessor:
         self.context = context if context is not None else ContextBook()
         self.specs = specs if specs is not None else SpecBook()
         self.store = models if models is not None else NoModelStore()
+        self.watch = ConditionWatch(config.clear_after, config.condition.forecast_within_s)
         self._partitions: dict[int, SensorPartition] = {}
         self._models: dict[str, Model] = {}
         self._changed: dict[str, int] = {}  # model key -> partition, since the last checkpoint
@@ -274,18 +275,19 @@ class SensorProcessor:
         """Condition monitoring of a sensor whose spec declares its vibration physics, and the
         shaft speeds such sensors take from other sensors. A machine is judged only while it
         runs: the standard's zones are for normal operation, and a stop is not a recovery."""
-        watch = ConditionWatch(lambda key, spec: self._monitor(state, partition, key, spec))
+        watch = self.watch
         if isinstance(event, SensorReading) and self.specs.is_speed_sensor(
             event.asset, event.sensor
         ):
             watch.take_speed(state.condition, event)
         if vibration is None or state.modes.get(event.asset, "running") != "running":
             return
+        monitor = self._monitor(state, partition, f"{event.asset}|{event.sensor}", vibration)
         if isinstance(event, SensorReading):
             if vibration.unit in VELOCITY_UNITS:
-                watch.take_velocity(state.condition, event, vibration, out)
+                watch.take_velocity(state.condition, event, vibration, monitor, out)
         elif samples is not None:
-            watch.take_batch(state.condition, event, samples, vibration, out)
+            watch.take_batch(state.condition, event, samples, vibration, monitor, out)
 
     def _watch_trend(
         self,
@@ -302,10 +304,7 @@ class SensorProcessor:
         trend = self._kept(
             state, partition, key, TrendFit, lambda: TrendFit(self.config.condition.trend)
         )
-        watch = ConditionWatch(lambda key, spec: self._monitor(state, partition, key, spec))
-        watch.clear_after = self.config.clear_after
-        within = self.config.condition.forecast_within_s
-        watch.take_trending(state.condition, reading, limit, trend, within, out)
+        self.watch.take_trending(state.condition, reading, limit, trend, out)
 
     def _monitor(
         self, state: SensorPartition, partition: int, key: str, spec: VibrationSpec
