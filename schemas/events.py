@@ -40,7 +40,7 @@ from schemas.mes_events import (
     WorkOrderStarted,
 )
 from schemas.states import is_known_state
-from schemas.vibration import VibrationSpec
+from schemas.vibration import VibrationSecond, VibrationSpec, Zone
 
 __all__ = [
     "ASSET_PATTERN",
@@ -205,35 +205,6 @@ class SensorSecond(Event):
     band_mid: float
     band_high: float
     unit: str = ""
-    batch_id: str
-
-
-Zone = Literal["A", "B", "C", "D"]
-
-
-class VibrationSecond(Event):
-    """The condition of one vibration sensor over one second of samples (`time`): velocity RMS
-    and its ISO zone, the bearing diagnosis, and when the velocity reaches its limit. The
-    ratios are how far each defect's principal envelope line stands above the spectrum around
-    it; None without a declared bearing and shaft speed."""
-
-    kind: Literal["vibration.second"] = "vibration.second"
-    sensor: Name
-    velocity_rms_mm_s: Annotated[float, Field(ge=0)]
-    zone: Zone
-    held_zone: Zone
-    shaft_rpm: float | None = None
-    band_low_hz: float | None = None
-    band_high_hz: float | None = None
-    suspected: Literal["outer_race", "inner_race", "rolling_element", "cage"] | None = None
-    bpfo_ratio: float | None = None
-    bpfi_ratio: float | None = None
-    bsf_ratio: float | None = None
-    ftf_ratio: float | None = None
-    predicted_limit: float | None = None
-    predicted_limit_at: EpochMs | None = None
-    predicted_limit_low: EpochMs | None = None
-    predicted_limit_high: EpochMs | None = None
     batch_id: str
 
 

@@ -1,6 +1,7 @@
 """What a vibration sensor's tag declares so that the worker can speak the language of the trade:
 the machine's ISO 10816-3 / 20816-3 group and foundation, the shaft speed, the sensor's unit and
-the bearing's geometry or its defect-frequency multipliers."""
+the bearing's geometry or its defect-frequency multipliers; and what the worker says of such a
+sensor each second (`vibration.second`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import math
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.base import EpochMs, Event, Name
 
 Foundation = Literal["rigid", "flexible"]
 MachineGroup = Literal[1, 2, 3, 4]
@@ -113,3 +116,32 @@ class VibrationSpec(BaseModel):
         if isinstance(self.bearing, BearingGeometry):
             return self.bearing.multipliers()
         return self.bearing
+
+
+Zone = Literal["A", "B", "C", "D"]
+
+
+class VibrationSecond(Event):
+    """The condition of one vibration sensor over one second of samples (`time`): velocity RMS
+    and its ISO zone, the bearing diagnosis, and when the velocity reaches its limit. The
+    ratios are how far each defect's principal envelope line stands above the spectrum around
+    it; None without a declared bearing and shaft speed."""
+
+    kind: Literal["vibration.second"] = "vibration.second"
+    sensor: Name
+    velocity_rms_mm_s: Annotated[float, Field(ge=0)]
+    zone: Zone
+    held_zone: Zone
+    shaft_rpm: float | None = None
+    band_low_hz: float | None = None
+    band_high_hz: float | None = None
+    suspected: Literal["outer_race", "inner_race", "rolling_element", "cage"] | None = None
+    bpfo_ratio: float | None = None
+    bpfi_ratio: float | None = None
+    bsf_ratio: float | None = None
+    ftf_ratio: float | None = None
+    predicted_limit: float | None = None
+    predicted_limit_at: EpochMs | None = None
+    predicted_limit_low: EpochMs | None = None
+    predicted_limit_high: EpochMs | None = None
+    batch_id: str
