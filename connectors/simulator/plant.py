@@ -10,12 +10,12 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 from connectors.settings import SimulatorSettings
-from connectors.simulator.vibration import Defect, MachineVibration, vibration
+from connectors.simulator.faults import BEARING_DEFECTS, FaultSpecError, parse_faults
+from connectors.simulator.vibration import BEARING, Defect, MachineCondition, second_of_vibration
 from schemas.events import (
     IngestEvent,
     MachineState,
@@ -31,25 +31,9 @@ from schemas.events import (
     VehicleAtStation,
     WorkOrderStarted,
 )
-from schemas.exceptions import LinePulseError
 from schemas.states import State
-from schemas.vibration import BearingGeometry, VibrationSpec
+from schemas.vibration import VibrationSpec
 
-FaultKind = Literal["spike", "drift", "stuck", "silent", "bearing", "bearing_inner"]
-_FAULT_KINDS = ("spike", "drift", "stuck", "silent", "bearing", "bearing_inner")
-_BEARING_DEFECTS = {"bearing": "outer_race", "bearing_inner": "inner_race"}
-_DEFAULT_FAULT_S = {
-    "spike": 5.0,
-    "drift": 10_000_000.0,
-    "stuck": 60.0,
-    "silent": 60.0,
-    "bearing": 10_000_000.0,
-    "bearing_inner": 10_000_000.0,
-}
-# every simulated machine runs on this deep-groove ball bearing (an SKF 6205)
-BEARING = BearingGeometry(rolling_elements=9, ball_diameter_mm=7.94, pitch_diameter_mm=39.04)
-SHAFT_G = 0.02  # shaft-rate acceleration of a sound machine: ~0.9 mm/s RMS, zone A
-BEARING_GROWTH_S = 60.0  # a bearing fault adds the sound machine's vibration every minute
 _VIN_CHARS = "".join(c for c in string.ascii_uppercase + string.digits if c not in "IOQ")
 _STOPS = (
     (State.UNSPECIFIED_STOP, 20.0, 0.45),
@@ -58,45 +42,6 @@ _STOPS = (
     (State.OPERATOR_NOT_AT_MACHINE, 40.0, 0.15),
 )
 _PRODUCTS = (("sedan-body", 9.0), ("suv-body", 12.0), ("door-frame", 6.0))
-
-
-class FaultSpecError(LinePulseError):
-    """A fault specification could not be read."""
-
-
-@dataclass(frozen=True)
-class Fault:
-    """A fault injected into one machine's sensors from `at_s` for `for_s` seconds."""
-
-    kind: FaultKind
-    machine: str
-    at_s: float
-    for_s: float
-
-    def active(self, elapsed_s: float) -> bool:
-        """True while the fault is on at `elapsed_s` seconds into the run."""
-        return self.at_s <= elapsed_s < self.at_s + self.for_s
-
-
-def parse_faults(spec: str) -> list[Fault]:
-    """'spike:m1:30,silent:m2:40:20' -> faults (kind:machine:at_s[:for_s])."""
-    faults = []
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        parts = item.split(":")
-        if len(parts) not in (3, 4) or parts[0] not in _FAULT_KINDS:
-            msg = (
-                f"fault {item!r} is not kind:machine:at_s[:for_s] with kind one of "
-                f"{', '.join(_FAULT_KINDS)}; e.g. spike:m1:30"
-            )
-            raise FaultSpecError(msg)
-        try:
-            at_s = float(parts[2])
-            for_s = float(parts[3]) if len(parts) == 4 else _DEFAULT_FAULT_S[parts[0]]
-        except ValueError as exc:
-            msg = f"fault {item!r}: at_s and for_s must be numbers of seconds"
-            raise FaultSpecError(msg) from exc
-        faults.append(Fault(parts[0], parts[1], at_s, for_s))  # type: ignore[arg-type]
-    return faults
 
 
 @dataclass
@@ -391,7 +336,7 @@ class PlantSimulator:
         """The machine's failing bearing component and how long it has been failing, if any."""
         elapsed = (t - self.start_ms) / 1000.0
         for fault in self.faults:
-            defect = _BEARING_DEFECTS.get(fault.kind)
+            defect = BEARING_DEFECTS.get(fault.kind)
             if defect and fault.machine == machine.name and fault.active(elapsed):
                 return defect, elapsed - fault.at_s  # type: ignore[return-value]
         return None
@@ -400,32 +345,14 @@ class PlantSimulator:
         self, machine: SimMachine, t: int, running: bool, context: ProductionContext
     ) -> SensorBatch:
         rate = self.settings.vibration_rate_hz
-        shaft_g = SHAFT_G * (1.0 if running else 0.1) * (1.0 + 60 * machine.wear)
-        if self._fault(machine, "spike", t):
-            shaft_g *= 6.0
-        failing = self._bearing_fault(machine, t)
-        impact_g, defect = 0.0, None
-        if failing is not None:  # the defect grows, and the machine shakes more with it
-            defect, failing_s = failing
-            impact_g = (0.05 + 0.004 * failing_s) * (1.0 if running else 0.1)
-            shaft_g *= 1.0 + failing_s / BEARING_GROWTH_S
-        elif machine.wear > 0:  # a worn machine's bearing knocks: impacts that grow with wear
-            defect, impact_g = "outer_race", 3.0 * machine.wear * (1.0 if running else 0.1)
-        physics = MachineVibration(
-            shaft_hz=machine.shaft_hz,
-            shaft_g=shaft_g,
-            noise_g=0.01 * (1.0 + 200 * machine.wear),  # wear shakes the machine broadband
-            resonance_hz=min(0.3 * rate, 3000.0),
+        condition = MachineCondition(
+            running=running,
+            wear=machine.wear,
+            spiking=self._fault(machine, "spike", t),
+            failing=self._bearing_fault(machine, t),
         )
-        samples = vibration(
-            physics,
-            rate,
-            (t - self.start_ms) / 1000.0,
-            rate,
-            machine.samples_rng,
-            defect,
-            BEARING.multipliers(),
-            impact_g,
+        samples = second_of_vibration(
+            machine.shaft_hz, rate, (t - self.start_ms) / 1000.0, machine.samples_rng, condition
         )
         return SensorBatch(
             time=t,

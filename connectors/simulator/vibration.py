@@ -12,9 +12,13 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from schemas.vibration import DefectMultipliers
+from schemas.vibration import BearingGeometry, DefectMultipliers
 
 Defect = Literal["outer_race", "inner_race", "rolling_element", "cage"]
+# every simulated machine runs on this deep-groove ball bearing (an SKF 6205)
+BEARING = BearingGeometry(rolling_elements=9, ball_diameter_mm=7.94, pitch_diameter_mm=39.04)
+SHAFT_G = 0.02  # shaft-rate acceleration of a sound machine: ~0.9 mm/s RMS, zone A
+BEARING_GROWTH_S = 60.0  # a bearing fault adds the sound machine's vibration every minute
 
 
 @dataclass(frozen=True)
@@ -87,3 +91,51 @@ def vibration(
         since = t[lo:hi] - impact
         signal[lo:hi] += impact_g * weight * np.exp(-decay * since) * np.sin(omega * since)
     return signal
+
+
+@dataclass(frozen=True)
+class MachineCondition:
+    """What shapes a simulated machine's vibration in one second: whether it runs, its wear,
+    a spike fault, and a failing bearing component with how long it has been failing."""
+
+    running: bool
+    wear: float
+    spiking: bool = False
+    failing: tuple[Defect, float] | None = None
+
+
+def second_of_vibration(
+    shaft_hz: float,
+    sample_rate_hz: int,
+    start_s: float,
+    rng: np.random.Generator,
+    condition: MachineCondition,
+) -> npt.NDArray[np.float64]:
+    """One second of a simulated machine's acceleration in g, as its condition makes it."""
+    load = 1.0 if condition.running else 0.1
+    shaft_g = SHAFT_G * load * (1.0 + 60 * condition.wear)
+    if condition.spiking:
+        shaft_g *= 6.0
+    impact_g, defect = 0.0, None
+    if condition.failing is not None:  # the defect grows, and the machine shakes more with it
+        defect, failing_s = condition.failing
+        impact_g = (0.05 + 0.004 * failing_s) * load
+        shaft_g *= 1.0 + failing_s / BEARING_GROWTH_S
+    elif condition.wear > 0:  # a worn machine's bearing knocks: impacts that grow with wear
+        defect, impact_g = "outer_race", 3.0 * condition.wear * load
+    physics = MachineVibration(
+        shaft_hz=shaft_hz,
+        shaft_g=shaft_g,
+        noise_g=0.01 * (1.0 + 200 * condition.wear),  # wear shakes the machine broadband
+        resonance_hz=min(0.3 * sample_rate_hz, 3000.0),
+    )
+    return vibration(
+        physics,
+        sample_rate_hz,
+        start_s,
+        sample_rate_hz,
+        rng,
+        defect,
+        BEARING.multipliers(),
+        impact_g,
+    )
