@@ -72,12 +72,17 @@ def lookup_sql(table: str, rows: list[Row]) -> str:
     )
 
 
+LOOKUP_ROWS = 1000  # rows looked up per query: ClickHouse refuses queries over 256 KiB
+
+
 def stored_identities(store: Store, table: str, rows: list[Row]) -> set[RowIdentity]:
-    """The identities among `rows` that `table` already holds."""
-    if not rows:
-        return set()
-    found = query_rows(store, lookup_sql(table, rows))
-    return {(str(row["event_id"]), int(row["ms"])) for row in found}
+    """The identities among `rows` that `table` already holds (in queries of at most
+    LOOKUP_ROWS rows each)."""
+    identities: set[RowIdentity] = set()
+    for first in range(0, len(rows), LOOKUP_ROWS):
+        found = query_rows(store, lookup_sql(table, rows[first : first + LOOKUP_ROWS]))
+        identities.update((str(row["event_id"]), int(row["ms"])) for row in found)
+    return identities
 
 
 @dataclass

@@ -244,6 +244,25 @@ def test_a_replayed_batch_is_not_stored_twice(store):
     assert stored == [{"n": 8, "ids": 8}]
 
 
+def test_a_replay_of_thousands_of_long_ids_is_looked_up_in_queries_clickhouse_accepts(store):
+    from streams.store.exactly_once import ReplayGuard
+
+    # one query for all of them would exceed ClickHouse's 256 KiB query size
+    now = time.time()
+    sensors = [f"station-{i:04d}.vibration.channel-{'x' * 40}" for i in range(5000)]
+    values = [
+        encode(reading_at(now, i / 100, 1.0).model_copy(update={"sensor": s}))
+        for i, s in enumerate(sensors)
+    ]
+    positions = [("linepulse.sensor.readings", 0, i) for i in range(len(values))]
+    assert write(store, values[:3000], positions[:3000], ReplayGuard()).rows == 3000
+    assert write(store, values, positions, ReplayGuard()).rows == 2000
+    stored = query_rows(
+        store, "SELECT count() AS n, uniqExact(event_id) AS ids FROM linepulse.sensor_readings"
+    )
+    assert stored == [{"n": 5000, "ids": 5000}]
+
+
 def test_sensor_rollups_hold_each_sample_of_readings_and_second_summaries_once(store):
     from schemas.events import SensorSecond
 
