@@ -58,7 +58,7 @@ def linepulse(settings: DetectorSettings) -> Callable[[], Scorer]:
 
 def linepulse_asset() -> Scorer:
     detector = AssetDetector(PRODUCTION)
-    return lambda x: detector.observe("columns", x).score
+    return lambda x: detector.observe_row(x).score
 
 
 class RollingGaussianTail:

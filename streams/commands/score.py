@@ -57,8 +57,7 @@ def score_rows(
         if not features:
             yield 0.0
         elif isinstance(detector, AssetDetector):
-            scored = detector.observe("row", features)
-            yield scored.score if scored is not None else 0.0
+            yield detector.observe_row(features).score
         else:
             yield detector.observe(features).score
 

@@ -27,6 +27,8 @@ from typing import Any
 from river import base
 from scipy.special import stdtr
 
+from streams.core.asset_rounds import AssetRounds
+
 _SMALLEST_TAIL = 1e-10
 _LOG_SMALLEST_TAIL = math.log(_SMALLEST_TAIL)
 
@@ -269,57 +271,73 @@ class SensorDetector:
 
 
 class AssetDetector:
-    """The multivariate option: one score for an asset from all its sensors, per round. A round
-    ends when every sensor of the asset has reported since the last one (or one sensor has
-    reported `STALLED_ROUND` times while another stays silent). Each feature's deviations in the
-    round are averaged and the root mean square over the features goes through one likelihood,
-    so small deviations of several sensors at once add up; a single sensor's break out of its
-    range is left to that sensor's own model. Warm-up, smoothing, rest and quarantine count
-    rounds."""
+    """The multivariate option: one score for an asset from all its sensors, per round of
+    event time (`AssetRounds`: a round closes when every sensor has reported past it). Each
+    feature's deviations in the round are averaged (a feature with no value in the round
+    carries its last average, while its sensor is waited for) and the root mean square over
+    the features goes through one likelihood, so small deviations of several sensors at once
+    add up; a single sensor's break out of its range is left to that sensor's own model.
+    Warm-up, smoothing, rest and quarantine count rounds."""
 
-    STALLED_ROUND = 100
+    ROUND_MS = 1000
+    STALL_MS = 60_000
 
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
         self.learned = 0
         self._values: dict[str, ValueDeviation] = {}
-        self._round: dict[str, tuple[float, int]] = {}
-        self._reports: dict[str, int] = {}
+        self._rounds = AssetRounds(self.ROUND_MS, self.STALL_MS)
+        self._carried: dict[str, tuple[float, int]] = {}  # key -> last average, its round
         self._quarantined = False
         self._anomalous = False
         self.likelihood = DeviationLikelihood(self.settings)
         self.rest = Rest(self.settings.rest, self.settings.threshold)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a checkpoint from before event-time rounds: its half-gathered round is dropped
+        state.pop("_round", None)
+        state.pop("_reports", None)
+        state.setdefault("_rounds", AssetRounds(self.ROUND_MS, self.STALL_MS))
+        state.setdefault("_carried", {})
+        self.__dict__.update(state)
 
     @property
     def warming_up(self) -> bool:
         """True until `warmup` rounds have been learned."""
         return self.likelihood.warming_up
 
-    def observe(self, sensor: str, features: dict[str, float]) -> Scored | None:
-        """The asset's score when this observation ends a round, else None."""
-        for name, value in features.items():
-            key = f"{sensor}|{name}"
-            values = self._values.get(key) or self._values.setdefault(
+    def observe(
+        self, sensor: str, time_ms: int, features: dict[str, float]
+    ) -> list[tuple[int, Scored]]:
+        """The scores (with each round's start) of the rounds this observation closes."""
+        return [
+            (closed.start_ms, self._score_round(closed.start_ms, closed.values))
+            for closed in self._rounds.add(sensor, time_ms, features)
+        ]
+
+    def observe_row(self, features: dict[str, float]) -> Scored:
+        """Score one row of features as a whole round (offline scoring of a table)."""
+        start_ms = (self.learned + 1) * self.ROUND_MS
+        return self._score_round(start_ms, {name: [v] for name, v in features.items()})
+
+    def _score_round(self, start_ms: int, values: dict[str, list[float]]) -> Scored:
+        for key in sorted(values):
+            deviation = self._values.get(key) or self._values.setdefault(
                 key, ValueDeviation(self.settings)
             )
-            total, count = self._round.get(key, (0.0, 0))
-            self._round[key] = (total + values.deviation(value), count + 1)
-            values.learn(value, self._quarantined)
-        self._reports[sensor] = self._reports.get(sensor, 0) + 1
-        everyone_reported = all(self._reports.values())
-        if not everyone_reported and self._reports[sensor] < self.STALLED_ROUND:
-            return None
-        return self._end_round()
-
-    def _end_round(self) -> Scored:
-        averages = [total / count for total, count in self._round.values()]
+            total = 0.0
+            for value in values[key]:
+                total += deviation.deviation(value)
+                deviation.learn(value, self._quarantined)
+            self._carried[key] = (total / len(values[key]), start_ms)
+        oldest = start_ms - self.STALL_MS
+        self._carried = {k: c for k, c in self._carried.items() if c[1] >= oldest}
+        averages = [average for average, _ in self._carried.values()]
         combined = math.sqrt(sum(a * a for a in averages) / len(averages))
         evidence = self.likelihood.score(combined)
         anomalous = self._anomalous = _hysteresis(self._anomalous, evidence, self.settings)
         self._quarantined = self.likelihood.quarantined(anomalous)
         self.likelihood.learn(combined, self._quarantined)
-        self._round = {}
-        self._reports = dict.fromkeys(self._reports, 0)
         warming_up = self.warming_up
         self.learned += 1
         return Scored(

@@ -318,11 +318,12 @@ class SensorProcessor:
         for time, features in observed:
             scored = sensor_model.observe(features)
             results.append(self._judged(state, event, event.sensor, time, features, scored))
-            asset_scored = asset_model.observe(event.sensor, features) if asset_model else None
-            if asset_scored is not None:  # this observation ended a round of the asset's sensors
-                results.append(
-                    self._judged(state, event, ASSET_SOURCE, time, features, asset_scored)
-                )
+            rounds = asset_model.observe(event.sensor, time, features) if asset_model else []
+            # the rounds of the asset's sensors this observation closed
+            results.extend(
+                self._judged(state, event, ASSET_SOURCE, start, features, asset_scored)
+                for start, asset_scored in rounds
+            )
         return results
 
     def _judged(

@@ -123,12 +123,15 @@ def test_the_asset_model_sees_a_small_shift_of_all_sensors_better_than_each_sens
     asset = AssetDetector()
     single = {s: SensorDetector() for s in sensors}
 
+    clock = iter(range(0, 10**9, 1000))
+
     def step(shift: float) -> tuple[bool, bool]:
         asset_flags, sensor_flags = False, False
+        second = next(clock)
         for sensor in sensors:
             value = rng.gauss(20.0 + shift, 1.0)
-            scored = asset.observe(sensor, {"value": value})
-            asset_flags |= scored is not None and scored.is_anomaly
+            for _, scored in asset.observe(sensor, second, {"value": value}):
+                asset_flags |= scored.is_anomaly
             sensor_flags |= single[sensor].observe({"value": value}).is_anomaly
         return asset_flags, sensor_flags
 
@@ -150,15 +153,58 @@ def test_a_jump_soon_after_a_short_warm_up_stays_anomalous_after_its_first_value
     assert all(r.is_anomaly for r in jump)
 
 
-def test_the_asset_model_scores_once_per_round_of_its_sensors():
+def test_the_asset_model_closes_a_round_once_every_sensor_has_reported_past_it():
     asset = AssetDetector()
-    assert asset.observe("current", {"value": 1.0}) is not None  # the only sensor known yet
-    assert asset.observe("temperature", {"value": 40.0}) is None  # current has not reported
-    assert asset.observe("current", {"value": 1.1}) is not None  # every sensor reported
-    for _ in range(AssetDetector.STALLED_ROUND - 1):
-        assert asset.observe("current", {"value": 1.0}) is None
-    # a silent sensor does not stop the asset's model for ever
-    assert asset.observe("current", {"value": 1.0}) is not None
+    assert [t for t, _ in asset.observe("current", 100, {"value": 1.0})] == []
+    assert [t for t, _ in asset.observe("current", 1_100, {"value": 1.1})] == [0]
+    assert asset.observe("temperature", 1_500, {"value": 40.0}) == []  # current is at 1,100
+    for t in range(1_200, 3_000, 100):  # temperature has not reported past 2,000
+        assert asset.observe("current", t, {"value": 1.0}) == []
+    assert [t for t, _ in asset.observe("temperature", 2_500, {"value": 40.0})] == [1_000]
+    # a silent sensor is no longer waited for once it is STALL_MS behind the others
+    silent_from = 2_500 + AssetDetector.STALL_MS
+    closed = [t for t, _ in asset.observe("current", silent_from + 1, {"value": 1.0})]
+    assert closed == [2_000]  # the rounds since hold no observation
+
+
+def _asset_scores(observations: list[tuple[str, int, float]]) -> list[tuple[int, float, bool]]:
+    asset = AssetDetector(DetectorSettings(warmup=20))
+    return sorted(
+        (start, round(scored.evidence, 12), scored.is_anomaly)
+        for sensor, time, value in observations
+        for start, scored in asset.observe(sensor, time, {"value": value})
+    )
+
+
+def test_the_asset_model_scores_the_same_whatever_order_its_sensors_arrive_in():
+    """Each sensor's own observations stay in order (one partition), but how the sensors'
+    topics interleave on delivery varies; once the asset's sensors are known, its rounds and
+    scores do not."""
+    rng = random.Random(3)
+    fast = [
+        ("current", t, rng.gauss(14.0, 0.3) + (3.0 if t > 80_000 else 0.0))
+        for t in range(0, 120_000, 100)
+    ]
+    slow = [
+        ("temperature", t + 40, rng.gauss(40.0, 0.2) + (1.5 if t > 80_000 else 0.0))
+        for t in range(0, 120_000, 1000)
+    ]
+    in_time = sorted(fast + slow, key=lambda o: o[1])
+    expected = _asset_scores(in_time)
+    first = [fast.pop(0), slow.pop(0)]  # from when both sensors are known
+    assert any(anomalous for _, _, anomalous in expected)
+    for seed in range(3):
+        order = random.Random(seed)
+        streams, shuffled = [list(fast), list(slow)], list(first)
+        while any(streams):
+            stream = order.choice([s for s in streams if s])
+            behind = min((s for s in streams if s), key=lambda s: s[0][1])
+            if stream[0][1] - behind[0][1] > 10_000:  # far behind is a silent sensor
+                stream = behind
+            take = order.randint(1, 30)
+            shuffled += stream[:take]
+            del stream[:take]
+        assert _asset_scores(shuffled) == expected
 
 
 def test_a_score_hovering_at_the_threshold_does_not_make_the_verdict_flap():
@@ -186,3 +232,18 @@ def test_a_young_model_does_not_take_ordinary_noise_for_anomalies():
         flagged += sum(r.is_anomaly for r in results)
         observed += len(results) - 30
     assert flagged <= observed * 0.02
+
+
+def test_an_asset_model_checkpointed_before_event_time_rounds_loads_and_goes_on():
+    old = AssetDetector()
+    old.observe("current", 0, {"value": 1.0})
+    state = dict(old.__dict__)
+    del state["_rounds"], state["_carried"]
+    state.update(_round={"current|value": (0.1, 1)}, _reports={"current": 1})
+    restored = AssetDetector.__new__(AssetDetector)
+    restored.__setstate__(state)
+    assert not hasattr(restored, "_round")
+    assert restored.observe("current", 100, {"value": 1.0}) == []
+    ((start, scored),) = restored.observe("current", 1_500, {"value": 1.0})
+    assert start == 0
+    assert scored.warming_up
