@@ -274,19 +274,16 @@ class AssetDetector:
     """The multivariate option: one score for an asset from all its sensors, per round of
     event time (`AssetRounds`: a round closes when every sensor has reported past it). Each
     feature's deviations in the round are averaged (a feature with no value in the round
-    carries its last average, while its sensor is waited for) and the root mean square over
+    carries its last average, for up to the rounds' stall time) and the root mean square over
     the features goes through one likelihood, so small deviations of several sensors at once
     add up; a single sensor's break out of its range is left to that sensor's own model.
     Warm-up, smoothing, rest and quarantine count rounds."""
-
-    ROUND_MS = 1000
-    STALL_MS = 60_000
 
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
         self.learned = 0
         self._values: dict[str, ValueDeviation] = {}
-        self._rounds = AssetRounds(self.ROUND_MS, self.STALL_MS)
+        self._rounds = AssetRounds()
         self._carried: dict[str, tuple[float, int]] = {}  # key -> last average, its round
         self._quarantined = False
         self._anomalous = False
@@ -297,7 +294,7 @@ class AssetDetector:
         # a checkpoint from before event-time rounds: its half-gathered round is dropped
         state.pop("_round", None)
         state.pop("_reports", None)
-        state.setdefault("_rounds", AssetRounds(self.ROUND_MS, self.STALL_MS))
+        state.setdefault("_rounds", AssetRounds())
         state.setdefault("_carried", {})
         self.__dict__.update(state)
 
@@ -317,7 +314,7 @@ class AssetDetector:
 
     def observe_row(self, features: dict[str, float]) -> Scored:
         """Score one row of features as a whole round (offline scoring of a table)."""
-        start_ms = (self.learned + 1) * self.ROUND_MS
+        start_ms = (self.learned + 1) * self._rounds.round_ms
         return self._score_round(start_ms, {name: [v] for name, v in features.items()})
 
     def _score_round(self, start_ms: int, values: dict[str, list[float]]) -> Scored:
@@ -330,7 +327,7 @@ class AssetDetector:
                 total += deviation.deviation(value)
                 deviation.learn(value, self._quarantined)
             self._carried[key] = (total / len(values[key]), start_ms)
-        oldest = start_ms - self.STALL_MS
+        oldest = start_ms - self._rounds.stall_ms
         self._carried = {k: c for k, c in self._carried.items() if c[1] >= oldest}
         averages = [average for average, _ in self._carried.values()]
         combined = math.sqrt(sum(a * a for a in averages) / len(averages))

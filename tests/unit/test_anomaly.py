@@ -6,6 +6,7 @@ import random
 from river import anomaly
 
 from streams.core.anomaly import AssetDetector, DetectorSettings, LikelihoodDetector, SensorDetector
+from streams.core.asset_rounds import AssetRounds
 
 
 def gaussian(rng: random.Random, n: int, mean: float = 20.0, sd: float = 1.0) -> list[float]:
@@ -161,8 +162,8 @@ def test_the_asset_model_closes_a_round_once_every_sensor_has_reported_past_it()
     for t in range(1_200, 3_000, 100):  # temperature has not reported past 2,000
         assert asset.observe("current", t, {"value": 1.0}) == []
     assert [t for t, _ in asset.observe("temperature", 2_500, {"value": 40.0})] == [1_000]
-    # a silent sensor is no longer waited for once it is STALL_MS behind the others
-    silent_from = 2_500 + AssetDetector.STALL_MS
+    # a silent sensor is no longer waited for once it is the stall time behind the others
+    silent_from = 2_500 + AssetRounds.stall_ms
     closed = [t for t, _ in asset.observe("current", silent_from + 1, {"value": 1.0})]
     assert closed == [2_000]  # the rounds since hold no observation
 
