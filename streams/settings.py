@@ -233,7 +233,9 @@ class WorkerSettings(BaseSettings):
 
     model_config = _config("LINEPULSE_")
 
-    app_id: str = Field("linepulse", description="Faust application id (consumer group)")
+    app_id: str = Field(
+        "linepulse", description="consumer group of the processors; the sink's is <app_id>-store"
+    )
     web_host: str = Field("127.0.0.1", description="address of the worker's HTTP endpoint")
     web_port: int = Field(
         6066, ge=1, le=65535, description="port of the worker's HTTP endpoint (query, metrics)"
@@ -299,10 +301,18 @@ class WorkerSettings(BaseSettings):
         return self.role in ("all", "store")
 
     @property
-    def group_id(self) -> str:
-        """The consumer group of this process: the store process reads the stored topics in a
-        group of its own, as the processors read some of the same topics."""
-        return f"{self.app_id}-store" if self.role == "store" else self.app_id
+    def input_group_id(self) -> str:
+        """The consumer group the processors of every compute process read their input in."""
+        return self.app_id
+
+    @property
+    def faust_app_id(self) -> str:
+        """The id of this process's Faust application, which runs the sink, the endpoints and
+        the services: the sink reads the stored topics in a group of its own, as the
+        processors read some of the same topics."""
+        if self.role == "compute":
+            return f"{self.app_id}-compute-{self.process_index}"
+        return f"{self.app_id}-store"
 
     def time_limits(self) -> TimeLimits:
         """How far ahead of and behind the time Kafka received it an event time may be."""

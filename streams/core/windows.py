@@ -1,8 +1,8 @@
 """Event-time tumbling windows of one machine's states and counts (the partitions' watermarks
 that close them are in streams.core.watermarks).
 
-Pure and serialisable (to_dict/from_dict), so that the Faust agent can keep it in a changelogged
-table and a restarted worker resumes where the last one stopped. Work orders and planned stops
+Pure and serialisable (to_dict/from_dict), so that the worker can keep it in a changelog table
+and a restarted worker resumes where the last one stopped. Work orders and planned stops
 sent on a machine's station, line or plant are not buffered here: they live in a GroupPlans
 (streams.core.plans), passed to `totals`, `close` and `provisional`.
 """

@@ -37,7 +37,7 @@ from streams.processors.protocol import Message, Outputs, Snapshot, each_new, re
 from streams.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
-INPUTS = (topics.MACHINE_EVENTS, topics.MES_EVENTS)
+INPUTS: tuple[str, ...] = (topics.MACHINE_EVENTS, topics.MES_EVENTS)
 
 
 @dataclass(frozen=True)

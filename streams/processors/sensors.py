@@ -54,7 +54,7 @@ from streams.processors.sensor_state import (
     SensorPartition,
 )
 
-INPUTS = (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
+INPUTS: tuple[str, ...] = (topics.SENSOR_READINGS, topics.SENSOR_BATCHES)
 Subject = SensorReading | BatchHeader  # what findings, scores and alerts are about
 Model = SensorDetector | AssetDetector | ConditionMonitor | TrendFit
 ModelT = TypeVar("ModelT", SensorDetector, AssetDetector)

@@ -44,7 +44,7 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
         faust_dir = faust_dir / f"{worker.role}-{worker.process_index}"
     faust_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
-        worker.group_id,
+        worker.faust_app_id,
         broker=kafka.faust_broker_url(),
         broker_credentials=_credentials(kafka),
         store="memory://",

@@ -1,17 +1,17 @@
-"""Builds the whole Faust worker: the processors behind their agents, the sink, the feeds, the
-ClickHouse store and its lifecycle."""
+"""Builds the whole worker: the processors behind their shells on one librdkafka input, the
+sink (a Faust agent), the feeds, the ClickHouse store and its lifecycle, in a Faust application
+that runs them as services."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 import faust
-from faust.types import TP
 from mode import Service
 
+from schemas import topics
 from streams.core.context import ContextBook
 from streams.core.plans import GroupPlans
 from streams.core.sensor_health import SpecBook
@@ -20,17 +20,20 @@ from streams.processors.oee import OeeConfig, OeeProcessor
 from streams.processors.sensors import SensorConfig, SensorProcessor
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
 from streams.store.owner import remove_owner, write_owner
-from streams.worker import oee_agent, sensor_agent, sink_agent
+from streams.worker import sink_agent
 from streams.worker.app import create_app, open_worker_store
+from streams.worker.changelog import ChangelogTable
 from streams.worker.feeds import context_feed, spec_feed
+from streams.worker.input_loop import serve_input
+from streams.worker.kafka_input import KafkaInput
 from streams.worker.model_checkpoints import ModelCheckpoints
-from streams.worker.offsets import EndOffsets, InputProgress, StartPositions
+from streams.worker.offsets import EndOffsets, InputProgress
 from streams.worker.outbox import Counters, Outbox
 from streams.worker.producer import OutputProducer
 from streams.worker.query_view import query_token
 from streams.worker.readiness import Readiness
 from streams.worker.runner import ProcessorAgent
-from streams.worker.snapshots import ChangelogTable, PartitionSnapshots
+from streams.worker.snapshots import PartitionSnapshots
 from streams.worker.web import add_views
 
 log = logging.getLogger(__name__)
@@ -47,38 +50,14 @@ class Books:
 
 
 def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings) -> faust.App:
-    """The worker's Faust application with its agents, services and endpoints."""
+    """The worker's Faust application with its input loop, agents, services and endpoints."""
     query_token(worker)  # refused before any Kafka client opens: beyond loopback it needs one
     app = create_app(kafka, worker, store)
     books, counters, readiness = Books(), Counters(), Readiness()
     producer = OutputProducer(kafka.confluent_config())
     outbox = Outbox(producer, worker.alerts.severities(), counters)
-    progress = InputProgress(
-        EndOffsets(kafka.confluent_config()), StartPositions(_position_in(app))
-    )
-
-    def shell(name: str, processor: Any, table: str) -> ProcessorAgent:
-        """The agent shell of a processor, with its snapshot table."""
-        snapshots = PartitionSnapshots(ChangelogTable.of(app, table, kafka, producer))
-        return ProcessorAgent(name, processor, snapshots, outbox, progress, readiness)
-
     if worker.computes:
-        oee = shell(
-            "compute_machine_oee",
-            OeeProcessor(OeeConfig.from_settings(worker), books.context, books.plans),
-            "linepulse-oee-partitions",
-        )
-        models = ModelCheckpoints(
-            ChangelogTable.of(app, "linepulse-sensor-models", kafka, producer)
-        )
-        sensors = shell(
-            "score_sensor_data",
-            SensorProcessor(SensorConfig.from_settings(worker), books.context, books.specs, models),
-            "linepulse-sensor-partitions",
-        )
-        oee_agent.register(app, oee, outbox, kafka, worker)
-        sensor_agent.register(app, sensors, kafka, worker)
-        _follow_assignment(app, progress, (oee, sensors))
+        readiness.input = _add_processors(app, kafka, worker, books, (outbox, readiness))
     readiness.needs_store = worker.stores
     if worker.stores:
         sink_agent.register(app, kafka, worker, books.context, readiness, outbox, counters)
@@ -87,33 +66,67 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
     return app
 
 
-def _position_in(app: faust.App) -> Any:
-    async def position(tp: TP) -> int | None:
-        """The consumer's position in a partition."""
-        found: int | None = await app.consumer.position(tp)
-        return found
+def _add_processors(
+    app: faust.App,
+    kafka: KafkaSettings,
+    worker: WorkerSettings,
+    books: Books,
+    shared: tuple[Outbox, Readiness],
+) -> KafkaInput:
+    """The OEE and sensor processors behind their shells, on one input of their topics;
+    `shared`: the outbox they send through and the readiness a batch waits for."""
+    outbox, readiness = shared
+    producer = outbox.producer
+    oee_processor = OeeProcessor(OeeConfig.from_settings(worker), books.context, books.plans)
+    models = ModelCheckpoints(
+        ChangelogTable.named(worker.app_id, "linepulse-sensor-models", kafka, producer)
+    )
+    sensor_processor = SensorProcessor(
+        SensorConfig.from_settings(worker), books.context, books.specs, models
+    )
+    source = KafkaInput(
+        kafka.confluent_config(),
+        worker.input_group_id,
+        (*oee_processor.inputs, *sensor_processor.inputs, topics.WINDOW_TICKS),
+        worker.auto_offset_reset,
+        worker.commit_interval_s,
+    )
+    progress = InputProgress(EndOffsets(kafka.confluent_config()), source.start_of)
 
-    return position
+    def snapshots(table: str) -> PartitionSnapshots:
+        """A processor's partition snapshots in changelog table `table`."""
+        return PartitionSnapshots(ChangelogTable.named(worker.app_id, table, kafka, producer))
 
+    shells = (
+        ProcessorAgent(
+            "compute_machine_oee",
+            oee_processor,
+            snapshots("linepulse-oee-partitions"),
+            outbox,
+            progress,
+            frozenset({*oee_processor.inputs, topics.WINDOW_TICKS}),
+        ),
+        ProcessorAgent(
+            "score_sensor_data",
+            sensor_processor,
+            snapshots("linepulse-sensor-partitions"),
+            outbox,
+            progress,
+            frozenset({*sensor_processor.inputs, topics.MACHINE_EVENTS, topics.WINDOW_TICKS}),
+            tables=(models.table,),
+        ),
+    )
+    tables = [t for shell in shells for t in (shell.snapshots.table, *shell.tables)]
+    ticks = (outbox, worker.oee.tick_interval_s, kafka.partitions)
 
-def _follow_assignment(
-    app: faust.App, progress: InputProgress, shells: tuple[ProcessorAgent, ...]
-) -> None:
-    """Find the start positions of newly assigned inputs; forget revoked partitions' state."""
-    inputs = {topic for s in shells for topic in s.processor.inputs}
+    async def create_changelogs() -> None:
+        """Create the processors' changelog topics before the input joins its group."""
+        for table in tables:
+            await asyncio.to_thread(table.create_topic)
 
-    @app.on_partitions_assigned.connect
-    def find_start_positions(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """Look up where reading of the newly assigned inputs begins."""
-        assigned: set[TP] = args[0]
-        progress.starts.reset(tp for tp in assigned if tp.topic in inputs)
-
-    @app.on_partitions_revoked.connect
-    def forget_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """Drop the processors' state of revoked partitions."""
-        revoked: set[TP] = args[0]
-        for agent in shells:
-            agent.forget({tp.partition for tp in revoked if tp.topic in agent.processor.inputs})
+    hooks = (create_changelogs, readiness.wait_context)
+    serve_input(app, source, shells, (worker.batch_events, worker.batch_s), hooks, ticks)
+    return source
 
 
 def _add_services(

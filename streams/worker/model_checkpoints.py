@@ -1,4 +1,4 @@
-"""Detector models checkpointed in a changelogged Faust table, so that a restarted or rebalanced
+"""Detector models checkpointed in a changelog table, so that a restarted or rebalanced
 worker resumes scoring without a new warm-up.
 
 Models are pickled (River's own persistence); the changelog topic is internal to LinePulse and
@@ -7,11 +7,11 @@ must be writable only by its workers.
 
 from __future__ import annotations
 
-from streams.worker.snapshots import ChangelogTable
+from streams.worker.changelog import ChangelogTable
 
 
 class ModelCheckpoints:
-    """The sensor processor's `ModelStore` on a changelogged table."""
+    """The sensor processor's `ModelStore` on a changelog table."""
 
     def __init__(self, table: ChangelogTable) -> None:
         self.table = table

@@ -1,16 +1,15 @@
-"""Where the consumer stands in its input: ends of partitions and where reading began.
+"""Where the processors stand in their input: ends of partitions from the broker, against the
+offsets processed and the offsets reading began at.
 
-The consumer's own end figure for a partition is as old as its last fetch of that partition, and
-asking the consumer anything waits behind its fetch (half a second, longer while a partition has
-no position yet). The admin client answers ends in milliseconds, and start positions are found
-in the background, so that an agent asking never stalls its stream.
+The consumer's own end figure for a partition is as old as its last fetch of that partition; the
+admin client answers ends in milliseconds, so that a tick asking never stalls the input.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
@@ -52,63 +51,13 @@ class EndOffsets:
         return ends
 
 
-class StartPositions:
-    """The consumer's position in each partition when it was assigned, found in the background
-    (later positions include records fetched but not yet processed)."""
-
-    def __init__(
-        self, position: Callable[[TP], Awaitable[int | None]], timeout_s: float = 10.0
-    ) -> None:
-        self._position = position
-        self.timeout_s = timeout_s
-        self.known: dict[TP, int] = {}
-        self._pending: dict[TP, asyncio.Task[None]] = {}
-        self._generation = 0
-
-    def reset(self, partitions: Iterable[TP]) -> None:
-        """A new assignment: forget every position and start finding those of `partitions`."""
-        self._generation += 1
-        self.known.clear()
-        for task in self._pending.values():
-            task.cancel()
-        self._pending.clear()
-        for tp in partitions:
-            self._find(tp)
-
-    def get(self, tp: TP) -> int | None:
-        """The start position, or None while it is being found."""
-        if tp in self.known:
-            return self.known[tp]
-        if tp not in self._pending:
-            self._find(tp)
-        return None
-
-    def _find(self, tp: TP) -> None:
-        self._pending[tp] = asyncio.ensure_future(self._ask(tp, self._generation))
-
-    async def _ask(self, tp: TP, generation: int) -> None:
-        while generation == self._generation:
-            try:
-                position = await asyncio.wait_for(self._position(tp), self.timeout_s)
-            except Exception as exc:  # noqa: BLE001 - not known yet: asked again
-                log.debug("position of %s not known yet: %s", tp, exc)
-                position = None
-            if generation != self._generation:
-                return
-            if position is not None:
-                self.known[tp] = position
-                self._pending.pop(tp, None)
-                return
-            await asyncio.sleep(1)
-
-
 class InputProgress:
     """How far this worker has read its input partitions, from the broker's ends and the
     positions where reading began."""
 
-    def __init__(self, ends: EndOffsets, starts: StartPositions) -> None:
+    def __init__(self, ends: EndOffsets, start_of: Callable[[str, int], int | None]) -> None:
         self.ends = ends
-        self.starts = starts
+        self.start_of = start_of  # where reading of a partition began, None if not assigned
 
     async def lagging(
         self, partition: int, applied: Mapping[str, int], names: Iterable[str]
@@ -126,7 +75,7 @@ class InputProgress:
             if tp.topic in applied:
                 next_offset: int | None = applied[tp.topic] + 1
             else:
-                next_offset = self.starts.get(tp)
+                next_offset = self.start_of(tp.topic, tp.partition)
             if end is None or next_offset is None:  # silence cannot be told from not reading
                 behind.add(tp.topic)
                 continue

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from streams import metrics
 from streams.store.clickhouse import Store
 from streams.worker.feeds import TopicFeed
+from streams.worker.kafka_input import KafkaInput
 
 
 @dataclass
@@ -18,6 +19,7 @@ class Readiness:
     needs_store: bool = True  # a compute process (--processes) has no store
     clickhouse_reachable: bool = True
     feeds: list[TopicFeed] = field(default_factory=list)
+    input: KafkaInput | None = None  # the processors' input, in a process that computes
     _context_was_current: bool = False
 
     @property

@@ -1,36 +1,26 @@
-"""Runs a processor over a Faust stream: decode the messages, call the processor, send its
-outputs, save its snapshots. Nothing here knows what the processor computes."""
+"""Runs a processor over batches of its input: call the processor, send its outputs, save its
+snapshots. Nothing here knows what the processor computes."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import orjson
-from faust.types import EventT
 
 from schemas import topics
 from schemas.events import now_ms
 from streams import metrics
 from streams.processors.protocol import Message, Outputs, Processor, processing_error
+from streams.worker.changelog import ChangelogTable
 from streams.worker.offsets import InputProgress
 from streams.worker.outbox import Outbox
-from streams.worker.readiness import Readiness
 from streams.worker.snapshots import PartitionSnapshots
 
 log = logging.getLogger(__name__)
-
-
-def message_of(event: EventT) -> Message:
-    """The processor's view of a Faust event."""
-    message = event.message
-    value = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
-    key = message.key if isinstance(message.key, bytes) else None
-    stamp = int(message.timestamp * 1000) if message.timestamp else None
-    return Message(message.topic, message.partition, message.offset, value, key, stamp)
 
 
 def tick_time(value: bytes) -> int:
@@ -40,31 +30,31 @@ def tick_time(value: bytes) -> int:
 
 @dataclass
 class ProcessorAgent:
-    """The shell of one processor: restores a partition on first sight, runs batches and
-    ticks in their order per partition, delivers the outputs, then saves the snapshots."""
+    """The shell of one processor: recovers its tables for the partitions it takes up, restores
+    a partition on first sight, runs batches and ticks in their order per partition, delivers
+    the outputs, then saves the snapshots."""
 
     name: str
     processor: Processor
     snapshots: PartitionSnapshots
     outbox: Outbox
     progress: InputProgress
-    readiness: Readiness
+    topics: frozenset[str]  # what it reads: the processor's inputs, and the ticks
+    tables: tuple[ChangelogTable, ...] = field(default=())  # besides the snapshots' table
 
-    async def run(self, stream: Any, batch_size: int, within_s: float) -> None:
-        """Consume `stream` in batches of up to `batch_size` events or `within_s` seconds."""
-        async for batch in stream.take_events(batch_size, within=within_s):
-            await self.readiness.wait_context()
-            await self.step(batch)
+    async def take_up(self, partitions: set[int]) -> None:
+        """Partitions newly assigned: read their state back from the changelogs."""
+        for table in (self.snapshots.table, *self.tables):
+            await asyncio.to_thread(table.recover, partitions)
 
-    async def step(self, events: Sequence[EventT]) -> None:
+    async def step(self, messages: Sequence[Message]) -> None:
         """One batch: ticks wake the processor after the messages before them."""
         now = now_ms()
         pending: dict[int, list[Message]] = defaultdict(list)
         touched: set[int] = set()
         per_topic: Counter[str] = Counter()
         with metrics.PROCESSING_SECONDS.labels(self.name).time():
-            for event in events:
-                message = message_of(event)
+            for message in messages:
                 per_topic[message.topic] += 1
                 if message.partition not in touched:
                     self._take_up(message.partition)
@@ -89,8 +79,11 @@ class ProcessorAgent:
 
     def forget(self, partitions: Iterable[int]) -> None:
         """Partitions revoked from this worker: their state is restored again if they return."""
-        for partition in partitions:
+        gone = set(partitions)
+        for partition in gone:
             self.processor.forget(partition)
+        for table in (self.snapshots.table, *self.tables):
+            table.forget(gone)
 
     async def _process(self, messages: list[Message], now: int) -> None:
         if not messages:

@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 import faust
-from faust.types import TP
+from faust.types import TP, EventT
 
 from schemas import topics
 from schemas.events import now_ms
@@ -24,7 +24,6 @@ from streams.store.sink import SINK_OWNED_TOPICS, SINK_TOPICS, BatchResult, Sink
 from streams.worker.app import raw_topic
 from streams.worker.outbox import Counters, Outbox
 from streams.worker.readiness import Readiness
-from streams.worker.runner import message_of
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +83,15 @@ async def _dead_letter_refused(
             continue
         refused = InvalidEventError(f"not stored: {reason}", "store_refused")
         await outbox.dead_letter(dead_letter_of(message, refused, now), refused)
+
+
+def message_of(event: EventT) -> Message:
+    """The sink's view of a Faust event."""
+    message = event.message
+    value = message.value if isinstance(message.value, bytes) else bytes(message.value or b"")
+    key = message.key if isinstance(message.key, bytes) else None
+    stamp = int(message.timestamp * 1000) if message.timestamp else None
+    return Message(message.topic, message.partition, message.offset, value, key, stamp)
 
 
 def _end_offsets(app: faust.App, messages: list[Message]) -> dict[tuple[str, int], int]:

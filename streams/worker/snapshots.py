@@ -1,5 +1,5 @@
-"""Processor state in changelogged Faust tables, written to the changelog partition of the
-input partition it belongs to, so that whichever worker takes the partition over recovers it.
+"""Processor state in changelog tables, written to the changelog partition of the input
+partition it belongs to, so that whichever worker takes the partition over recovers it.
 
 A partition's snapshot is kept in parts: every dict in it (a processor's machines, rollups,
 sensors), down to `SPLIT_DEPTH` levels, is an entry of its own, and a save writes only the
@@ -10,71 +10,17 @@ the processor does next.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import faust
 import orjson
 
 from streams.processors.protocol import Snapshot
-from streams.settings import KafkaSettings
-from streams.worker.producer import OutputProducer
+from streams.worker.changelog import ChangelogTable
 
 SPLIT_DEPTH = 3
 SEP = "\x1f"  # between the parts of an entry's key (asset paths hold / and |)
 SPLIT = {"__split__": True}  # where an entry's sub-entries are kept under keys of their own
-
-
-ChangelogWrite = Callable[[int, bytes, bytes | None], None]  # partition, key, value (None: delete)
-
-
-class ChangelogTable:
-    """A Faust table of raw bytes whose changelog is written through librdkafka with an
-    explicit partition. Faust's own `table[key] = value` takes the partition of the event being
-    processed (which a batch of several partitions or a timer does not have) and sends through
-    Faust's pure-Python producer, which took a third of the worker's main thread. Faust still
-    creates the changelog topic and recovers the table from it."""
-
-    def __init__(self, table: Any, write: ChangelogWrite) -> None:
-        self.table = table
-        self.write = write
-
-    @classmethod
-    def of(
-        cls, app: faust.App, name: str, kafka: KafkaSettings, producer: OutputProducer
-    ) -> ChangelogTable:
-        """A new table of `app`, with a partition per input partition, its changelog written
-        by `producer`."""
-        table = app.Table(
-            name, default=None, partitions=kafka.partitions, key_type=bytes, value_type=bytes
-        )
-        topic = table.changelog_topic.get_topic_name()
-
-        def write(partition: int, key: bytes, value: bytes | None) -> None:
-            """Queue one changelog record."""
-            producer.produce_now(topic, key, value, partition)
-
-        return cls(table, write)
-
-    def get(self, key: str) -> bytes | None:
-        """The value held for `key`, or None."""
-        value = self.table.get(key.encode())
-        return bytes(value) if value is not None else None
-
-    def keys_from(self, prefix: str) -> list[str]:
-        """The keys held that start with `prefix`."""
-        raw = prefix.encode()
-        return [bytes(k).decode() for k in list(self.table.data.keys()) if bytes(k).startswith(raw)]
-
-    def put(self, partition: int, key: str, value: bytes | None) -> None:
-        """Hold `value` for `key` here and queue it for the changelog partition `partition`
-        (None deletes it); it is in Kafka once the producer has settled."""
-        raw_key = key.encode()
-        if value is None:
-            self.table.data.pop(raw_key, None)
-        else:
-            self.table.data[raw_key] = value
-        self.write(partition, raw_key, value)
 
 
 def entries(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:

@@ -54,19 +54,20 @@ def add_views(
         """Readiness: store open, partitions assigned and positioned, ClickHouse reachable, context
         current."""
         assignment = app.consumer.assignment() if app.consumer else set()
-        positioned = await _positioned(app.consumer, assignment)
+        positioned = await _positioned(app.consumer, assignment)  # the input's are, once assigned
+        inputs = readiness.input.assignment if readiness.input is not None else set()
         reachable = readiness.clickhouse_reachable
         context_ready = readiness.context_current
         ready = (
             (readiness.store is not None or not readiness.needs_store)
-            and len(assignment) > 0
+            and len(assignment) + len(inputs) > 0
             and positioned
             and reachable
             and context_ready
         )
         body = {
             "ready": ready,
-            "assigned_partitions": len(assignment),
+            "assigned_partitions": len(assignment) + len(inputs),
             "positioned": positioned,
             "clickhouse": "reachable" if reachable else "unreachable: the sink waits and retries",
             "context": "current" if context_ready else "reading the MES and sensor spec topics",

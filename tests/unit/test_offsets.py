@@ -1,78 +1,34 @@
-import asyncio
+"""How far the processors have read: silence counts only once a partition is read to its end."""
 
 from faust.types import TP
 
-from streams.worker.offsets import StartPositions
-
-MACHINE = TP("machine", 0)
-MES = TP("mes", 0)
+from streams.worker.offsets import InputProgress
 
 
-class Consumer:
-    """Positions as a consumer gives them: unknown until reset, then moving with each fetch."""
+class Ends:
+    """Partition ends as the broker gives them (None: no answer)."""
 
-    def __init__(self) -> None:
-        self.positions: dict[TP, int | None] = {MACHINE: None, MES: 5}
-        self.asked: list[TP] = []
+    def __init__(self, ends: dict[TP, int | None]) -> None:
+        self.ends = ends
 
-    async def position(self, tp: TP) -> int | None:
-        self.asked.append(tp)
-        return self.positions[tp]
+    async def latest(self, partitions: list[TP]) -> dict[TP, int | None]:
+        return {tp: self.ends.get(tp) for tp in partitions}
 
 
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
+def progress(ends: dict[TP, int | None], starts: dict[tuple[str, int], int]) -> InputProgress:
+    return InputProgress(Ends(ends), lambda topic, p: starts.get((topic, p)))  # type: ignore[arg-type]
 
 
-async def test_the_position_at_assignment_is_kept_when_reading_moves_on():
-    consumer = Consumer()
-    starts = StartPositions(consumer.position)
-    starts.reset([MES])
-    await settle()
-    consumer.positions[MES] = 9  # records fetched, not yet processed
-    assert starts.get(MES) == 5
+async def test_a_topic_read_to_its_end_is_not_lagging_and_one_behind_it_is():
+    found = progress({TP("machine", 0): 10, TP("mes", 0): 4}, {})
+    assert await found.lagging(0, {"machine": 9, "mes": 2}, ["machine", "mes"]) == {"mes"}
 
 
-async def test_an_unknown_position_is_none_and_asked_again_until_known():
-    consumer = Consumer()
-    starts = StartPositions(consumer.position)
-    assert starts.get(MACHINE) is None
-    await settle()
-    assert starts.get(MACHINE) is None
-    consumer.positions[MACHINE] = 3
-    await asyncio.sleep(1.1)
-    assert starts.get(MACHINE) == 3
-    assert consumer.asked.count(MACHINE) == 2
+async def test_a_topic_with_nothing_processed_is_read_when_its_end_is_where_reading_began():
+    found = progress({TP("machine", 0): 7, TP("mes", 0): 7}, {("machine", 0): 7, ("mes", 0): 3})
+    assert await found.lagging(0, {}, ["machine", "mes"]) == {"mes"}
 
 
-async def test_a_position_that_never_answers_does_not_block_the_caller():
-    async def hangs(tp: TP) -> int | None:
-        await asyncio.Event().wait()
-        return None
-
-    starts = StartPositions(hangs, timeout_s=0.05)
-    assert starts.get(MES) is None
-    await asyncio.sleep(0.1)
-    assert starts.get(MES) is None
-
-
-async def test_a_new_assignment_forgets_old_positions_and_late_answers():
-    consumer = Consumer()
-    release = asyncio.Event()
-
-    async def slow(tp: TP) -> int | None:
-        await release.wait()
-        return await consumer.position(tp)
-
-    starts = StartPositions(slow)
-    starts.reset([MES])
-    await settle()
-    starts.reset([])
-    release.set()
-    await settle()
-    assert starts.known == {}
-    consumer.positions[MES] = 7
-    assert starts.get(MES) is None
-    await settle()
-    assert starts.get(MES) == 7
+async def test_an_unknown_end_or_start_counts_as_lagging():
+    found = progress({TP("machine", 0): None, TP("mes", 0): 5}, {})
+    assert await found.lagging(0, {"machine": 3}, ["machine", "mes"]) == {"machine", "mes"}

@@ -1,25 +1,25 @@
-"""Partition snapshots in a changelogged table: saved in parts, only the changed ones written."""
+"""Partition snapshots in a changelog table: saved in parts, only the changed ones written."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from streams.worker.snapshots import ChangelogTable, PartitionSnapshots, assemble, entries
+from streams.worker.changelog import ChangelogTable
+from streams.worker.snapshots import PartitionSnapshots, assemble, entries
 
 
-class RecordingTable:
-    """What ChangelogTable uses of a Faust table, and a changelog writer that keeps what it
-    was given."""
+class RecordingProducer:
+    """What ChangelogTable sends its changes through, keeping what it was given."""
 
     def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
         self.sent: list[tuple[int, bytes, bytes | None]] = []
 
-    def get(self, key: bytes) -> Any:
-        return self.data.get(key)
-
-    def write(self, partition: int, key: bytes, value: bytes | None) -> None:
+    def produce_now(self, topic: str, key: bytes, value: bytes | None, partition: int) -> None:
         self.sent.append((partition, key, value))
+
+
+def table_on(producer: Any) -> ChangelogTable:
+    return ChangelogTable("t-changelog", {}, producer, partitions=8)
 
 
 SNAPSHOT = {
@@ -40,8 +40,9 @@ def test_a_snapshot_taken_apart_is_assembled_again():
 
 
 def test_a_save_writes_only_the_changed_parts_and_deletes_the_dropped_ones():
-    recorded = RecordingTable()
-    snapshots = PartitionSnapshots(ChangelogTable(recorded, recorded.write))
+    recorded = RecordingProducer()
+    table = table_on(recorded)
+    snapshots = PartitionSnapshots(table)
     snapshots.save(3, SNAPSHOT)
     first = len(recorded.sent)
     changed = {**SNAPSHOT, "machines": {"p/l/s/m1": {"states": [[1, 2, "a"], [5, 1, "b"]]}}}
@@ -52,5 +53,7 @@ def test_a_save_writes_only_the_changed_parts_and_deletes_the_dropped_ones():
     # the changed machine, the dropped one, and the list of machines that says so
     assert set(written) == {("machines",), ("machines", "p/l/s/m1"), ("machines", "p/l/s/m2")}
     assert written[("machines", "p/l/s/m2")] is None  # dropped from the snapshot: deleted
-    assert PartitionSnapshots(ChangelogTable(recorded, recorded.write)).load(3) == changed
-    assert PartitionSnapshots(ChangelogTable(recorded, recorded.write)).load(4) is None
+    assert PartitionSnapshots(table).load(3) == changed
+    assert PartitionSnapshots(table).load(4) is None
+    table.forget({3})
+    assert PartitionSnapshots(table).load(3) is None

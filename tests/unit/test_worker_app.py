@@ -70,21 +70,22 @@ def test_at_log_level_warning_debug_records_are_not_built(tmp_path):
         root.handlers[:] = handlers
 
 
-def test_each_role_builds_only_its_agents_and_the_store_reads_in_a_group_of_its_own(tmp_path):
+def test_each_role_builds_only_its_parts_and_the_store_reads_in_a_group_of_its_own(tmp_path):
     from streams.worker.main import build_app
     from streams.worker.processes import plan
 
-    def agents(role: str) -> tuple[str, set[str]]:
+    def parts(role: str) -> tuple[str, set[str]]:
         settings = WorkerSettings(role=role)
         app = build_app(KafkaSettings(), settings, StoreSettings(data_dir=tmp_path))
-        return app.conf.id, {name.rsplit(".", 1)[-1] for name in app.agents}
+        agents = {name.rsplit(".", 1)[-1] for name in app.agents}
+        services = {service.__name__ for service in app._extra_services}
+        return app.conf.id, agents | (services & {"InputService", "StoreService"})
 
-    assert agents("all") == (
-        "linepulse",
-        {"compute_machine_oee", "score_sensor_data", "store_events"},
-    )
-    assert agents("compute") == ("linepulse", {"compute_machine_oee", "score_sensor_data"})
-    assert agents("store") == ("linepulse-store", {"store_events"})
+    # the processors read in group "linepulse" through their own input, the sink in Faust's
+    assert parts("all") == ("linepulse-store", {"InputService", "store_events", "StoreService"})
+    assert parts("compute") == ("linepulse-compute-0", {"InputService"})
+    assert parts("store") == ("linepulse-store", {"store_events", "StoreService"})
+    assert WorkerSettings(role="compute").input_group_id == "linepulse"
     children = plan(WorkerSettings(processes=3, web_port=7000))
     assert [(c.role, c.index, c.web_port) for c in children] == [
         ("store", 0, 7000),
