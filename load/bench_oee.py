@@ -5,17 +5,13 @@
 Preloads a simulated plant's state, count and MES events (no sensors) into Kafka, then measures
 in the same run on the same broker: a bare confluent-kafka consumer reading those messages, and
 a LinePulse worker processing them (OEE windows, changelog state, the ClickHouse sink), timed
-from its first committed offset to its last, and the Faust floor: the worker's Faust app with one
-agent that only takes the same messages in the worker's batches (`load/faust_floor.py`), timed
-the same way. The processors read through librdkafka; the floor is the most the sink, which
-Faust hands its input, can reach. The worker is timed by both its groups: the processors'
-(`<app id>`) and the sink's (`<app id>-store`).
+from its first committed offset to its last in both its groups: the processors' (`<app id>`)
+and the sink's (`<app id>-store`), each also reported on its own.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -92,55 +88,42 @@ def bare_read(bootstrap: str, messages: int) -> float:
     return time.monotonic() - (started or time.monotonic())
 
 
-def worker_read(bootstrap: str, messages: int) -> tuple[float, int]:
-    """Seconds from the worker's first progress to all `messages` committed."""
+def worker_read(bootstrap: str, messages: int) -> dict[str, tuple[float, int]]:
+    """Seconds from first progress to all `messages` committed, and the messages committed in
+    that time: the whole worker (both groups), the processors' group, and the sink's."""
     worker = WorkerProcess(bootstrap, Path(tempfile.mkdtemp(prefix="linepulse-bench-oee-")))
     worker.env["LINEPULSE_KAFKA_PARTITIONS"] = str(PARTITIONS)
     worker.env["LINEPULSE_LOG_LEVEL"] = "warning"
     worker.env["LINEPULSE_MAX_EVENT_AGE_S"] = str(2 * 86400)
     worker.start()
     try:
-        # the processors' group and the sink's: an event is done once both have it
-        return progress_rate(bootstrap, (worker.app_id, f"{worker.app_id}-store"), messages)
+        groups = {"processors": worker.app_id, "sink": f"{worker.app_id}-store"}
+        return progress_rates(bootstrap, groups, messages)
     finally:
         worker.stop()
 
 
-def progress_rate(bootstrap: str, groups: tuple[str, ...], messages: int) -> tuple[float, int]:
-    """Seconds from the groups' first committed progress to all `messages` committed by each,
-    and the messages committed by all of them in that time."""
-    first_progress = None
-    done = 0
+def progress_rates(
+    bootstrap: str, groups: dict[str, str], messages: int
+) -> dict[str, tuple[float, int]]:
+    """For each group, and for all of them together ("worker": an event is done once every
+    group has it), seconds from the first committed progress to all `messages` committed, and
+    the messages committed in that time."""
+    first: dict[str, tuple[float, int]] = {}
+    last: dict[str, tuple[float, int]] = {}
     deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        done = min(committed(bootstrap, group) for group in groups)
-        if done and first_progress is None:
-            first_progress = (time.monotonic(), done)
-        if done >= messages:
-            break
+    while time.monotonic() < deadline and len(last) < len(groups) + 1:
+        done = {name: committed(bootstrap, group) for name, group in groups.items()}
+        done["worker"] = min(done.values())
+        now = time.monotonic()
+        for name, count in done.items():
+            if count and name not in first:
+                first[name] = (now, count)
+            if count >= messages and name not in last:
+                last[name] = (now, count)
         time.sleep(0.5)
-    assert first_progress is not None, f"{groups} committed nothing"
-    return time.monotonic() - first_progress[0], done - first_progress[1]
-
-
-def floor_read(bootstrap: str, messages: int) -> tuple[float, int]:
-    """The Faust floor app over the same messages, in the worker's environment, timed like the
-    worker."""
-    data_dir = Path(tempfile.mkdtemp(prefix="linepulse-bench-floor-"))
-    settings = WorkerProcess(bootstrap, data_dir)  # its environment only: the floor runs instead
-    settings.env["LINEPULSE_KAFKA_PARTITIONS"] = str(PARTITIONS)
-    with open(data_dir / "floor.log", "wb") as log:
-        floor = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("faust_floor.py")), "worker"],
-            env=settings.env,
-            stdout=log,
-            stderr=log,
-        )
-    try:
-        return progress_rate(bootstrap, (f"{settings.app_id}-store",), messages)  # its Faust app id
-    finally:
-        floor.terminate()
-        floor.wait(60)
+    assert len(last) == len(groups) + 1, f"not all committed: {first}, {last}"
+    return {name: (last[name][0] - first[name][0], last[name][1] - first[name][1]) for name in last}
 
 
 def main() -> None:
@@ -155,22 +138,20 @@ def main() -> None:
         ensure_topics({"bootstrap.servers": broker.bootstrap}, PARTITIONS)
         sent = preload(broker.bootstrap, args.events, args.machines)
         bare_s = bare_read(broker.bootstrap, sent)
-        worker_s, processed = worker_read(broker.bootstrap, sent)
-        floor_s, floored = floor_read(broker.bootstrap, sent)
+        rates = {name: n / s for name, (s, n) in worker_read(broker.bootstrap, sent).items()}
     finally:
         broker.remove()
     bare_rate = sent / bare_s
-    worker_rate = processed / worker_s
-    floor_rate = floored / floor_s
     result = {
         "events": sent,
         "machines": args.machines,
-        "oee_agent_events_per_s": round(worker_rate, 1),
+        "oee_agent_events_per_s": round(rates["worker"], 1),
         "bare_events_per_s": round(bare_rate, 1),
-        "ratio_oee_to_bare": round(worker_rate / bare_rate, 4),
-        "faust_floor_events_per_s": round(floor_rate, 1),
-        "ratio_faust_floor_to_bare": round(floor_rate / bare_rate, 4),
-        "ratio_oee_to_faust_floor": round(worker_rate / floor_rate, 4),
+        "ratio_oee_to_bare": round(rates["worker"] / bare_rate, 4),
+        "processors_events_per_s": round(rates["processors"], 1),
+        "ratio_processors_to_bare": round(rates["processors"] / bare_rate, 4),
+        "sink_events_per_s": round(rates["sink"], 1),
+        "ratio_sink_to_bare": round(rates["sink"] / bare_rate, 4),
     }
     report(result, args.json)
 

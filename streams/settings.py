@@ -306,13 +306,16 @@ class WorkerSettings(BaseSettings):
         return self.app_id
 
     @property
-    def faust_app_id(self) -> str:
-        """The id of this process's Faust application, which runs the sink, the endpoints and
-        the services: the sink reads the stored topics in a group of its own, as the
-        processors read some of the same topics."""
-        if self.role == "compute":
-            return f"{self.app_id}-compute-{self.process_index}"
+    def sink_group_id(self) -> str:
+        """The sink's consumer group: a group of its own, as the processors read some of the
+        same topics."""
         return f"{self.app_id}-store"
+
+    @property
+    def faust_app_id(self) -> str:
+        """The id of this process's Faust application, which runs the inputs as services and
+        serves the HTTP endpoints (it reads no topic itself)."""
+        return f"{self.app_id}-{self.role}-{self.process_index}"
 
     def time_limits(self) -> TimeLimits:
         """How far ahead of and behind the time Kafka received it an event time may be."""

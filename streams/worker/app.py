@@ -1,4 +1,4 @@
-"""The Faust application, its raw topics, and opening the ClickHouse store for a worker."""
+"""The Faust application, and opening the ClickHouse store for a worker."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from streams.store.clickhouse import (
     require_schema,
     until_reachable,
 )
-from streams.worker.flow_control import keep_queues_on_resume
 
 
 def _credentials(kafka: KafkaSettings) -> Any:
@@ -67,15 +66,7 @@ def create_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSetting
         datadir=str(faust_dir),
         loghandlers=[json_handler()] if worker.log_format == "json" else [],
     )
-    keep_queues_on_resume(app)
     return app
-
-
-def raw_topic(app: faust.App, kafka: KafkaSettings, *names: str) -> faust.TopicT:
-    """Topics read as raw bytes (the processors decode them)."""
-    return app.topic(
-        *names, key_serializer="raw", value_serializer="raw", partitions=kafka.partitions
-    )
 
 
 def open_worker_store(settings: StoreSettings) -> Store:

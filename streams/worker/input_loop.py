@@ -1,7 +1,8 @@
-"""The processors' loop: consume a batch, hand each handler its topics' messages, mark the
-batch done; partitions taken up are recovered before their messages, those given away are
-forgotten. Runs as a service of the worker's Faust application, and a failure of the loop
-crashes the worker (a supervisor restarts it; its inputs are read again from the last commit)."""
+"""An input loop (the processors', the sink's): consume a batch, hand each handler its topics'
+messages, mark the batch done; partitions taken up are recovered before their messages, those
+given away are forgotten. Runs as a service of the worker's Faust application, and a failure of
+the loop crashes the worker (a supervisor restarts it; its inputs are read again from the last
+commit)."""
 
 from __future__ import annotations
 
@@ -81,22 +82,22 @@ async def run_input(
 
 def serve_input(
     app: faust.App,
+    name: str,
     source: KafkaInput,
     handlers: Sequence[Handler],
     settings: tuple[int, float],
     hooks: tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]],
     ticks: tuple[Outbox, float, int] | None,
 ) -> None:
-    """Run the loop as a service of `app`, with `settings` (batch events, batch seconds) and
+    """Run the loop as service `name` of `app`, with `settings` (batch events, batch seconds) and
     `hooks` (run once before the input joins its group; holds each batch until the worker is
     ready); `ticks`, when given (outbox, interval, partitions), sends the window clock to every
     partition from whichever process holds partition 0."""
     batch_events, batch_s = settings
     prepare, ready = hooks
 
-    @app.service
     class InputService(Service):
-        """The processors' input loop."""
+        """An input loop."""
 
         @Service.task
         async def _read(self) -> None:
@@ -106,7 +107,7 @@ def serve_input(
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("the processors' input loop failed: the worker stops")
+                log.exception("%s failed: the worker stops", name)
                 raise
 
         @Service.task
@@ -122,6 +123,8 @@ def serve_input(
         async def on_stop(self) -> None:
             """Commit what is done and leave the group."""
             await source.close()
+
+    app.service(type(name, (InputService,), {"__doc__": f"The input loop {name}."}))
 
 
 async def send_ticks(outbox: Outbox, partitions: int) -> None:

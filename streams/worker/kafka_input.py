@@ -202,6 +202,22 @@ class KafkaInput:
         if held:
             self._consumer.store_offsets(offsets=held)
 
+    async def ends(self, partitions: Iterable[TopicPart]) -> dict[TopicPart, int]:
+        """The end offsets of `partitions` as of the consumer's last fetch of each (those it
+        has not fetched yet are left out)."""
+        return await self._call(self._ends, list(partitions))
+
+    def _ends(self, partitions: list[TopicPart]) -> dict[TopicPart, int]:
+        assert self._consumer is not None
+        found = {}
+        for topic, partition in partitions:
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), cached=True
+            )
+            if high >= 0:
+                found[(topic, partition)] = high
+        return found
+
     def holds(self, topic: str, partition: int) -> bool:
         """Whether `partition` of `topic` is assigned to this consumer now."""
         return (topic, partition) in self.assignment

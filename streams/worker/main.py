@@ -1,6 +1,6 @@
 """Builds the whole worker: the processors behind their shells on one librdkafka input, the
-sink (a Faust agent), the feeds, the ClickHouse store and its lifecycle, in a Faust application
-that runs them as services."""
+sink on another (a group of its own), the feeds, the ClickHouse store and its lifecycle, in a
+Faust application that runs them as services and serves the HTTP endpoints."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from streams.processors.oee import OeeConfig, OeeProcessor
 from streams.processors.sensors import SensorConfig, SensorProcessor
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
 from streams.store.owner import remove_owner, write_owner
-from streams.worker import sink_agent
+from streams.store.sink import SINK_TOPICS
 from streams.worker.app import create_app, open_worker_store
 from streams.worker.changelog import ChangelogTable
 from streams.worker.feeds import context_feed, spec_feed
@@ -33,6 +33,7 @@ from streams.worker.producer import OutputProducer
 from streams.worker.query_view import query_token
 from streams.worker.readiness import Readiness
 from streams.worker.runner import ProcessorAgent
+from streams.worker.sink_handler import SinkHandler
 from streams.worker.snapshots import PartitionSnapshots
 from streams.worker.web import add_views
 
@@ -60,7 +61,7 @@ def build_app(kafka: KafkaSettings, worker: WorkerSettings, store: StoreSettings
         readiness.input = _add_processors(app, kafka, worker, books, (outbox, readiness))
     readiness.needs_store = worker.stores
     if worker.stores:
-        sink_agent.register(app, kafka, worker, books.context, readiness, outbox, counters)
+        readiness.sink_input = _add_sink(app, kafka, worker, books, (outbox, readiness, counters))
     add_views(app, readiness, counters, worker)
     _add_services(app, kafka, worker, store, books, readiness, producer)
     return app
@@ -125,7 +126,35 @@ def _add_processors(
             await asyncio.to_thread(table.create_topic)
 
     hooks = (create_changelogs, readiness.wait_context)
-    serve_input(app, source, shells, (worker.batch_events, worker.batch_s), hooks, ticks)
+    settings = (worker.batch_events, worker.batch_s)
+    serve_input(app, "ProcessorInput", source, shells, settings, hooks, ticks)
+    return source
+
+
+def _add_sink(
+    app: faust.App,
+    kafka: KafkaSettings,
+    worker: WorkerSettings,
+    books: Books,
+    shared: tuple[Outbox, Readiness, Counters],
+) -> KafkaInput:
+    """The sink on an input of the stored topics, in a group of its own."""
+    outbox, readiness, counters = shared
+    source = KafkaInput(
+        kafka.confluent_config(),
+        worker.sink_group_id,
+        SINK_TOPICS,
+        worker.auto_offset_reset,
+        worker.commit_interval_s,
+    )
+    handler = SinkHandler(source, books.context, worker, readiness, (outbox, counters))
+
+    async def nothing_to_prepare() -> None:
+        """The stored topics exist before any worker starts."""
+
+    settings = (worker.sink.batch_rows, worker.sink.batch_s)
+    hooks = (nothing_to_prepare, handler.ready)
+    serve_input(app, "SinkInput", source, [handler], settings, hooks, None)
     return source
 
 

@@ -20,6 +20,13 @@ class Readiness:
     clickhouse_reachable: bool = True
     feeds: list[TopicFeed] = field(default_factory=list)
     input: KafkaInput | None = None  # the processors' input, in a process that computes
+    sink_input: KafkaInput | None = None  # the sink's, in a process that stores
+
+    @property
+    def inputs(self) -> list[KafkaInput]:
+        """The inputs this process reads."""
+        return [i for i in (self.input, self.sink_input) if i is not None]
+
     _context_was_current: bool = False
 
     @property

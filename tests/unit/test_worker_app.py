@@ -77,15 +77,16 @@ def test_each_role_builds_only_its_parts_and_the_store_reads_in_a_group_of_its_o
     def parts(role: str) -> tuple[str, set[str]]:
         settings = WorkerSettings(role=role)
         app = build_app(KafkaSettings(), settings, StoreSettings(data_dir=tmp_path))
-        agents = {name.rsplit(".", 1)[-1] for name in app.agents}
+        assert not app.agents  # Faust reads no topic: the inputs are librdkafka consumers
         services = {service.__name__ for service in app._extra_services}
-        return app.conf.id, agents | (services & {"InputService", "StoreService"})
+        return app.conf.id, services & {"ProcessorInput", "SinkInput", "StoreService"}
 
-    # the processors read in group "linepulse" through their own input, the sink in Faust's
-    assert parts("all") == ("linepulse-store", {"InputService", "store_events", "StoreService"})
-    assert parts("compute") == ("linepulse-compute-0", {"InputService"})
-    assert parts("store") == ("linepulse-store", {"store_events", "StoreService"})
+    assert parts("all") == ("linepulse-all-0", {"ProcessorInput", "SinkInput", "StoreService"})
+    assert parts("compute") == ("linepulse-compute-0", {"ProcessorInput"})
+    assert parts("store") == ("linepulse-store-0", {"SinkInput", "StoreService"})
+    # the processors read in group "linepulse" in every role, the sink in a group of its own
     assert WorkerSettings(role="compute").input_group_id == "linepulse"
+    assert WorkerSettings(role="all").sink_group_id == "linepulse-store"
     children = plan(WorkerSettings(processes=3, web_port=7000))
     assert [(c.role, c.index, c.web_port) for c in children] == [
         ("store", 0, 7000),
@@ -109,20 +110,3 @@ def test_a_port_the_processes_need_that_is_taken_is_refused_in_one_line():
         taken.listen()
         with pytest.raises(WorkerPortsInUse, match=f"port {base + 2} .* compute process 1"):
             run_processes(WorkerSettings(processes=2, web_port=base), ["worker"])
-
-
-def test_resuming_the_flow_keeps_what_the_stream_queues_hold_and_a_revocation_still_empties_them(
-    tmp_path,
-):
-    # Faust's recovery resumes the flow after the fetcher has filled the queues; Faust's own
-    # resume emptied them, and that part of the backlog was never read (faust-streaming/faust#596)
-    app = create_app(KafkaSettings(), WorkerSettings(), StoreSettings(data_dir=tmp_path))
-    queue = app.channel().queue  # a stream's queue, made the way Faust makes them
-    app.flow_control.resume()
-    for message in range(3):
-        queue.put_nowait(message)
-    app.flow_control.resume()
-    assert queue.qsize() == 3
-    app.flow_control.suspend()  # what Faust does on a revocation
-    app.flow_control.clear()
-    assert queue.qsize() == 0
