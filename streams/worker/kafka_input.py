@@ -199,8 +199,12 @@ class KafkaInput:
             for (topic, partition), offset in last.items()
             if (topic, partition) in self.assignment
         ]
-        if held:
+        if not held:
+            return
+        try:
             self._consumer.store_offsets(offsets=held)
+        except KafkaException as exc:  # e.g. the group moved on while a batch waited
+            log.warning("offsets not stored, the batch is read again: %s", exc.args[0].str())
 
     async def ends(self, partitions: Iterable[TopicPart]) -> dict[TopicPart, int]:
         """The end offsets of `partitions` as of the consumer's last fetch of each (those it
