@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from streams.settings import KafkaSettings
 from streams.worker.producer import OutputProducer
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ class ChangelogTable:
         self._keys_of: dict[int, set[bytes]] = {}  # the keys of each recovered partition
 
     @classmethod
-    def named(cls, app_id: str, table: str, kafka: Any, producer: OutputProducer) -> ChangelogTable:
+    def named(
+        cls, app_id: str, table: str, kafka: KafkaSettings, producer: OutputProducer
+    ) -> ChangelogTable:
         """The table `table` of application `app_id` on the brokers of `kafka` (its settings)."""
         return cls(
             f"{app_id}-{table}-changelog",

@@ -1,4 +1,4 @@
-"""The processors' input: one librdkafka consumer in the worker's consumer group.
+"""An input of the worker (the processors', the sink's): one librdkafka consumer in a group.
 
 Faust's consumer is pure Python (aiokafka): fetching, decoding records and handing them one by
 one through its stream queues took most of a worker's main thread. Here librdkafka fetches in
