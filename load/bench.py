@@ -35,7 +35,7 @@ from connectors.topics import ensure_topics  # noqa: E402
 from schemas import topics  # noqa: E402
 from schemas.binary import FIXED, MAGIC  # noqa: E402
 from streams.commands.brokers import KafkaBroker  # noqa: E402
-from tests.integration.conftest import WorkerProcess, health_at  # noqa: E402
+from tests.integration.conftest import WorkerProcess  # noqa: E402
 
 PARTITIONS = 4
 SPIKED_SENSORS = 10
@@ -284,14 +284,7 @@ def start_worker(worker: WorkerProcess, timeout_s: float = 180) -> None:
     """Start the worker and wait until each of its compute processes (--processes) is ready
     too, so that no phase is timed through the group's first rebalances."""
     worker.start(timeout_s)
-    if WORKER_PROCESSES == 1:
-        return
-    deadline = time.monotonic() + timeout_s
-    ports = [worker.port + 1 + i for i in range(WORKER_PROCESSES)]
-    while not all(health_at(port).get("ready") for port in ports):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the worker's compute processes did not become ready")
-        time.sleep(0.5)
+    worker.wait_compute_ready(timeout_s)
 
 
 def throughput_phase(

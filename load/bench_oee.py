@@ -1,6 +1,6 @@
 """OEE agent throughput: machine state and count events through the worker.
 
-    python load/bench_oee.py --events 200000 --json OUT.json
+    python load/bench_oee.py --events 200000 [--processes N] --json OUT.json
 
 Preloads a simulated plant's state, count and MES events (no sensors) into Kafka, then measures
 in the same run on the same broker: a bare confluent-kafka consumer reading those messages, and
@@ -88,15 +88,18 @@ def bare_read(bootstrap: str, messages: int) -> float:
     return time.monotonic() - (started or time.monotonic())
 
 
-def worker_read(bootstrap: str, messages: int) -> dict[str, tuple[float, int]]:
+def worker_read(bootstrap: str, messages: int, processes: int) -> dict[str, tuple[float, int]]:
     """Seconds from first progress to all `messages` committed, and the messages committed in
-    that time: the whole worker (both groups), the processors' group, and the sink's."""
-    worker = WorkerProcess(bootstrap, Path(tempfile.mkdtemp(prefix="linepulse-bench-oee-")))
+    that time: the whole worker (both groups), the processors' group, and the sink's;
+    `processes` compute processes beside the store's (1: one process does all)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="linepulse-bench-oee-"))
+    worker = WorkerProcess(bootstrap, data_dir, processes=processes)
     worker.env["LINEPULSE_KAFKA_PARTITIONS"] = str(PARTITIONS)
     worker.env["LINEPULSE_LOG_LEVEL"] = "warning"
     worker.env["LINEPULSE_MAX_EVENT_AGE_S"] = str(2 * 86400)
     worker.start()
     try:
+        worker.wait_compute_ready()
         groups = {"processors": worker.app_id, "sink": f"{worker.app_id}-store"}
         return progress_rates(bootstrap, groups, messages)
     finally:
@@ -130,6 +133,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--machines", type=int, default=200)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="the worker's compute processes (--processes)"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     broker = KafkaBroker.create()
@@ -138,13 +144,15 @@ def main() -> None:
         ensure_topics({"bootstrap.servers": broker.bootstrap}, PARTITIONS)
         sent = preload(broker.bootstrap, args.events, args.machines)
         bare_s = bare_read(broker.bootstrap, sent)
-        rates = {name: n / s for name, (s, n) in worker_read(broker.bootstrap, sent).items()}
+        timed = worker_read(broker.bootstrap, sent, args.processes)
+        rates = {name: n / s for name, (s, n) in timed.items()}
     finally:
         broker.remove()
     bare_rate = sent / bare_s
     result = {
         "events": sent,
         "machines": args.machines,
+        "worker_processes": args.processes,
         "oee_agent_events_per_s": round(rates["worker"], 1),
         "bare_events_per_s": round(bare_rate, 1),
         "ratio_oee_to_bare": round(rates["worker"] / bare_rate, 4),

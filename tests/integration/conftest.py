@@ -64,8 +64,8 @@ class WorkerProcess:
     def __init__(self, bootstrap: str, data_dir: Path, **settings: object) -> None:
         self.bootstrap = bootstrap
         self.data_dir = data_dir
-        processes = int(str(settings.get("processes", 1)))
-        self.port = free_port_block(1 + processes) if processes > 1 else free_port()
+        self.processes = int(str(settings.get("processes", 1)))
+        self.port = free_port_block(1 + self.processes) if self.processes > 1 else free_port()
         self.app_id = f"test-{uuid.uuid4().hex[:8]}"
         self.env = {
             **os.environ,
@@ -102,6 +102,19 @@ class WorkerProcess:
 
     def health(self) -> dict:
         return health_at(self.port)
+
+    @property
+    def compute_ports(self) -> list[int]:
+        """The HTTP ports of the compute processes (--processes above 1), after the store's."""
+        return [self.port + 1 + i for i in range(self.processes)] if self.processes > 1 else []
+
+    def wait_compute_ready(self, timeout_s: float = 180) -> None:
+        """Wait until every compute process is ready, so that nothing is timed through the
+        group's first rebalances."""
+        deadline = time.monotonic() + timeout_s
+        while not all(health_at(port).get("ready") for port in self.compute_ports):
+            assert time.monotonic() < deadline, "the worker's compute processes are not ready"
+            time.sleep(0.5)
 
     def feed_events(self) -> int:
         """MES and sensor-spec events the worker's whole-topic feeds have applied so far."""
