@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from schemas.alarms import AlarmState
 from schemas.base import (
     ASSET_PATTERN,
     MAX_TIME_MS,
@@ -319,7 +320,22 @@ AlertKind = Literal[
     "bearing_defect",
     "limit_forecast",
 ]
-AlertStatus = Literal["raised", "updated", "cleared"]
+AlertStatus = Literal[
+    "raised",  # the condition steps the processors take
+    "updated",
+    "cleared",
+    "re_alarmed",  # the alarm's changes, by operators and by the alarm lifecycle
+    "acknowledged",
+    "shelved",
+    "unshelved",
+    "assigned",
+    "commented",
+    "escalated",
+    "suppressed",
+    "unsuppressed",
+    "removed_from_service",
+    "returned_to_service",
+]
 
 
 class Alert(Event):
@@ -344,6 +360,14 @@ class Alert(Event):
     predicted_limit_at: EpochMs | None = Field(None, description="when it reaches it")
     predicted_limit_low: EpochMs | None = Field(None, description="earliest, at 90 % confidence")
     predicted_limit_high: EpochMs | None = Field(None, description="latest, at 90 % confidence")
+    alarm_state: AlarmState | None = Field(None, description="the alarm's state after this step")
+    version: int | None = Field(None, ge=1, description="the alarm's changes so far, this one too")
+    actor: Name | None = Field(None, description="who made this change (linepulse: the system)")
+    acknowledged_by: Name | None = None
+    acknowledged_at: EpochMs | None = None
+    assignee: Name | None = None
+    shelved_until: EpochMs | None = None
+    comment: str | None = None
 
 
 class DeadLetter(Event):
