@@ -9,6 +9,7 @@ import orjson
 import yaml
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from schemas.alarms import AlarmAction
 from schemas.events import AnyEvent, IngestEvent, MachineEvent, MesEvent, SensorEvent
 from schemas.exceptions import InvalidEventError, LinePulseError
 
@@ -20,6 +21,7 @@ _INGEST = TypeAdapter(Annotated[IngestEvent, Field(discriminator="kind")])
 _SENSOR = TypeAdapter(Annotated[SensorEvent, Field(discriminator="kind")])
 _MACHINE = TypeAdapter(Annotated[MachineEvent, Field(discriminator="kind")])
 _MES = TypeAdapter(Annotated[MesEvent, Field(discriminator="kind")])
+_ACTION = TypeAdapter(AlarmAction)
 
 
 def encode(event: BaseModel) -> bytes:
@@ -100,3 +102,8 @@ def decode_machine(raw: bytes | str | dict[str, Any]) -> MachineEvent:
 def decode_mes(raw: bytes | str | dict[str, Any]) -> MesEvent:
     """An MES event from JSON."""
     return _decode(raw, _MES, "an MES event")
+
+
+def decode_alarm_action(raw: bytes | str | dict[str, Any]) -> AlarmAction:
+    """An operator's action on an alarm from JSON."""
+    return _decode(raw, _ACTION, "an alarm action")

@@ -13,7 +13,13 @@ from typing import Any
 
 from schemas import topics
 from schemas.binary import SampleBatch, decode_batch, is_binary_batch
-from schemas.codec import decode_any, decode_machine, decode_mes, decode_sensor
+from schemas.codec import (
+    decode_alarm_action,
+    decode_any,
+    decode_machine,
+    decode_mes,
+    decode_sensor,
+)
 from schemas.events import Event
 from streams.core.event_time import TimeLimits, check_event_time
 from streams.processors.protocol import Message
@@ -31,6 +37,7 @@ INPUT_DECODERS: dict[str, Decoder] = {
     topics.MES_EVENTS: decode_mes,
     topics.SENSOR_READINGS: decode_sensor,
     topics.SENSOR_BATCHES: decode_sensor_batch,
+    topics.ALARM_ACTIONS: decode_alarm_action,
 }
 
 

@@ -1,0 +1,99 @@
+"""The alarm processor without a broker: alert steps and actions in, alarm changes out, refused
+actions dead-lettered with their reason, redeliveries skipped, a restart keeping the alarms."""
+
+from __future__ import annotations
+
+from schemas import topics
+from schemas.alarms import AlarmAction
+from schemas.events import Alert
+from streams.core.alarms import AlarmPolicy
+from streams.processors.alarms import AlarmProcessor
+from streams.processors.testing import ProcessorRun
+
+T0 = 1_780_000_000_000
+MINUTE = 60_000
+ASSET = "p1/body/st1/robot1"
+POLICY = AlarmPolicy({"warning": 30 * MINUTE, "critical": 10 * MINUTE})
+
+
+def make_run() -> ProcessorRun:
+    return ProcessorRun(AlarmProcessor(POLICY), factory=lambda: AlarmProcessor(POLICY))
+
+
+def condition(status: str, at: int) -> Alert:
+    return Alert(
+        time=at,
+        asset=ASSET,
+        alert_id="a1",
+        alert_kind="machine_down",
+        status=status,  # type: ignore[arg-type]
+        severity="warning",
+        source=ASSET,
+        message="robot1 is down",
+        raised_at=T0,
+    )
+
+
+def action(kind: str, at: int, **fields: object) -> AlarmAction:
+    return AlarmAction(time=at, asset=ASSET, alert_id="a1", action=kind, actor="lead", **fields)  # type: ignore[arg-type]
+
+
+def test_a_condition_and_an_acknowledgement_become_versioned_alarm_steps() -> None:
+    run = make_run()
+    raised = run.send(topics.ALERT_CONDITIONS, [condition("raised", T0)], now_ms=T0)
+    acked = run.send(topics.ALARM_ACTIONS, [action("acknowledge", T0 + MINUTE)], T0 + MINUTE)
+    steps = [*raised.alerts, *acked.alerts]
+    assert [(s.status, s.alarm_state, s.version, s.actor) for s in steps] == [
+        ("raised", "unacknowledged", 1, "linepulse"),
+        ("acknowledged", "acknowledged", 2, "lead"),
+    ]
+
+
+def test_a_refused_action_is_dead_lettered_with_its_reason_and_changes_nothing() -> None:
+    run = make_run()
+    out = run.send(topics.ALARM_ACTIONS, [action("acknowledge", T0)], now_ms=T0)
+    [(letter, error)] = out.dead_letters
+    assert error.error_type == "action_refused"
+    assert "no open alarm a1" in letter.reason
+    assert letter.source_topic == topics.ALARM_ACTIONS
+    assert not out.alerts
+
+
+def test_malformed_and_wrong_events_are_dead_lettered() -> None:
+    run = make_run()
+    out = run.send(topics.ALARM_ACTIONS, [b'{"kind":"alarm_action","action":"shelve"}'], T0)
+    [(_, error)] = out.dead_letters
+    assert error.error_type == "schema"
+    future = action("acknowledge", T0 + 3_600_000)
+    out = run.send(topics.ALARM_ACTIONS, [future], now_ms=T0)
+    [(letter, _)] = out.dead_letters
+    assert "in the future" in letter.reason
+
+
+def test_a_redelivered_step_is_skipped() -> None:
+    run = make_run()
+    run.send(topics.ALERT_CONDITIONS, [condition("raised", T0)], now_ms=T0)
+    again = run.redeliver(run.sent, T0 + 1)
+    assert not again.alerts
+
+
+def test_escalation_waits_while_an_input_is_being_caught_up() -> None:
+    run = make_run()
+    run.send(topics.ALERT_CONDITIONS, [condition("raised", T0)], now_ms=T0)
+    run.lagging = frozenset({topics.ALARM_ACTIONS})
+    assert not run.tick(T0 + 60 * MINUTE).alerts
+    run.lagging = frozenset()
+    [escalated] = run.tick(T0 + 60 * MINUTE).alerts
+    assert (escalated.status, escalated.severity) == ("escalated", "critical")
+
+
+def test_a_restart_keeps_an_acknowledged_alarm_and_its_offsets() -> None:
+    run = make_run()
+    run.send(topics.ALERT_CONDITIONS, [condition("raised", T0)], now_ms=T0)
+    run.send(topics.ALARM_ACTIONS, [action("acknowledge", T0 + MINUTE)], T0 + MINUTE)
+    run.restart()
+    assert not run.redeliver(run.sent, T0 + 2 * MINUTE).alerts
+    [cleared] = run.send(
+        topics.ALERT_CONDITIONS, [condition("cleared", T0 + 3 * MINUTE)], T0 + 3 * MINUTE
+    ).alerts
+    assert (cleared.alarm_state, cleared.version) == ("normal", 3)
