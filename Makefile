@@ -29,12 +29,14 @@ test: lint
 test-unit: install
 	$(BIN)/pytest tests/unit
 
-# the whole benchmark set, each writing its JSON beside load/RESULTS.md (about 50 minutes, the
+# the whole benchmark set, each writing its JSON beside load/RESULTS.md (about 60 minutes, the
 # soak 30 of them: SOAK_MINUTES=5 for a quick look); nothing else should run on the machine
 SOAK_MINUTES ?= 30
 bench: install
 	$(BIN)/python load/bench.py --seconds 60 --peers --json load/bench-60s.json $(ARGS)
+	$(BIN)/python load/bench.py --seconds 60 --peers --processes 2 --json load/bench-60s-2proc.json
 	$(BIN)/python load/bench_oee.py --events 100000 --json load/bench-oee.json
+	$(BIN)/python load/bench_oee.py --events 100000 --processes 2 --json load/bench-oee-2proc.json
 	$(BIN)/python load/bench_sink.py --rows 200000 --json load/bench-sink.json
 	$(BIN)/python load/bench_anomaly.py --observations 100000 --json load/bench-anomaly.json
 	$(BIN)/python load/bench_vibration.py --json load/bench-vibration.json
