@@ -41,11 +41,13 @@ def ensure_topics(
     partitions: int,
     replication_factor: int = 1,
     timeout_s: float = 30.0,
+    names: frozenset[str] | None = None,
 ) -> list[str]:
-    """Create missing topics; returns those created. Existing topics must have `partitions`."""
+    """Create missing topics (of `names` only, when given); returns those created. Existing
+    topics must have `partitions`."""
     admin = AdminClient(kafka_config)
     existing = admin.list_topics(timeout=timeout_s).topics
-    specs = topic_specs(partitions)
+    specs = [s for s in topic_specs(partitions) if names is None or s.name in names]
     for spec in specs:
         if spec.name in existing and len(existing[spec.name].partitions) != spec.partitions:
             msg = (

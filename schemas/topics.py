@@ -47,6 +47,8 @@ def topic_specs(partitions: int, retention_days: int = 7) -> list[TopicSpec]:
         TopicSpec(WINDOW_TICKS, partitions, {"retention.ms": str(DAY_MS)}),
         TopicSpec(OEE_RESULTS, partitions, {"retention.ms": str(30 * DAY_MS)}),
         TopicSpec(ANOMALY_SCORES, partitions, retention),
+        TopicSpec(ALERT_CONDITIONS, partitions, {"retention.ms": str(7 * DAY_MS)}),
+        TopicSpec(ALARM_ACTIONS, partitions, {"retention.ms": str(30 * DAY_MS)}),
         TopicSpec(ALERTS, partitions, {"retention.ms": str(30 * DAY_MS)}),
         TopicSpec(QUALITY_FINDINGS, partitions, retention),
         TopicSpec(DEAD_LETTERS, partitions, {"retention.ms": str(30 * DAY_MS)}),

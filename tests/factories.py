@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.events import (
+    Alert,
     MachineState,
     PlannedStopEnded,
     PlannedStopStarted,
@@ -53,3 +54,26 @@ def reading(
     at_s: float, value: float, sensor: str = "m1.temperature", asset: str = ASSET
 ) -> SensorReading:
     return SensorReading(time=T0 + round(at_s * 1000), asset=asset, sensor=sensor, value=value)
+
+
+def alert_step(
+    status: str,
+    at: int,
+    *,
+    asset: str = ASSET,
+    alert_id: str = "a1",
+    kind: str = "anomaly",
+    severity: str = "warning",
+) -> Alert:
+    """A processor's alert step (raised, updated, cleared) at epoch ms `at`."""
+    return Alert(
+        time=at,
+        asset=asset,
+        alert_id=alert_id,
+        alert_kind=kind,  # type: ignore[arg-type]
+        status=status,  # type: ignore[arg-type]
+        severity=severity,  # type: ignore[arg-type]
+        source=asset if kind == "machine_down" else "vibration",
+        message=f"{kind} on {asset}",
+        raised_at=at,
+    )

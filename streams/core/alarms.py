@@ -92,7 +92,11 @@ class AlarmBook:
             alarm.hidden = "suppressed" if self._in_stop(step.asset) else None
             self.alarms[step.alert_id] = alarm
             return [self._change(alarm, "raised", step.time, SYSTEM, step)]
+        if step.status == "raised":
+            return []  # the same raise again: its processor replayed it after a restart
         if step.status == "cleared":
+            if not alarm.active:
+                return []  # the same clear again
             alarm.active = False
             return [self._change(alarm, "cleared", step.time, SYSTEM, step)]
         if alarm.escalated and rank(step.severity) < rank(alarm.step.severity):

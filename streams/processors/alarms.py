@@ -1,5 +1,6 @@
-"""The alarm processor (pure): the processors' alert steps and operators' actions in, every
-change of every alarm out, one alarm book per partition (both inputs are keyed by asset)."""
+"""The alarm processor (pure): the other processors' alert steps (on an internal topic) and
+operators' actions in, every change of every alarm out on the alert topic, one alarm book per
+partition (both inputs are keyed by asset)."""
 
 from __future__ import annotations
 
@@ -74,10 +75,10 @@ class AlarmProcessor:
             with refusals(out, message, now_ms):
                 event = accept(message, self.limits, now_ms)
                 if isinstance(event, AlarmAction):
-                    out.alert(_acted(book, event))
+                    out.emit(topics.ALERTS, _acted(book, event))
                 elif isinstance(event, Alert):
                     for step in book.condition(event):
-                        out.alert(step)
+                        out.emit(topics.ALERTS, step)
                 else:
                     reason = f"expected an alert step or an alarm action: {type(event).__name__}"
                     raise InvalidEventError(reason, "schema")
@@ -89,7 +90,7 @@ class AlarmProcessor:
         out = Outputs()
         if not lagging:
             for step in self._state(partition).book.tick(tick_ms):
-                out.alert(step)
+                out.emit(topics.ALERTS, step)
         return out
 
 

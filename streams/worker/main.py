@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 import faust
 from mode import Service
 
+from connectors.topics import ensure_topics
 from schemas import topics
 from streams.core.context import ContextBook
 from streams.core.plans import GroupPlans
 from streams.core.sensor_health import SpecBook
 from streams.logs import keep_only_json_handlers
+from streams.processors.alarms import AlarmProcessor
 from streams.processors.oee import OeeConfig, OeeProcessor
 from streams.processors.sensors import SensorConfig, SensorProcessor
 from streams.settings import KafkaSettings, StoreSettings, WorkerSettings
@@ -38,6 +40,7 @@ from streams.worker.snapshots import PartitionSnapshots
 from streams.worker.web import add_views
 
 log = logging.getLogger(__name__)
+ALARM_TOPICS = frozenset({topics.ALERT_CONDITIONS, topics.ALARM_ACTIONS})
 
 
 @dataclass
@@ -85,10 +88,16 @@ def _add_processors(
     sensor_processor = SensorProcessor(
         SensorConfig.from_settings(worker), books.context, books.specs, models
     )
+    alarm_processor = AlarmProcessor(limits=worker.time_limits())
     source = KafkaInput(
         kafka.confluent_config(),
         worker.input_group_id,
-        (*oee_processor.inputs, *sensor_processor.inputs, topics.WINDOW_TICKS),
+        (
+            *oee_processor.inputs,
+            *sensor_processor.inputs,
+            *alarm_processor.inputs,
+            topics.WINDOW_TICKS,
+        ),
         worker.auto_offset_reset,
         worker.commit_interval_s,
     )
@@ -116,14 +125,27 @@ def _add_processors(
             frozenset({*sensor_processor.inputs, topics.MACHINE_EVENTS, topics.WINDOW_TICKS}),
             tables=(models.table,),
         ),
+        ProcessorAgent(
+            "follow_alarms",
+            alarm_processor,
+            snapshots("linepulse-alarm-partitions"),
+            outbox,
+            progress,
+            frozenset({*alarm_processor.inputs, topics.WINDOW_TICKS}),
+        ),
     )
     tables = [t for shell in shells for t in (shell.snapshots.table, *shell.tables)]
     ticks = (outbox, worker.oee.tick_interval_s, kafka.partitions)
 
     async def create_changelogs() -> None:
-        """Create the processors' changelog topics before the input joins its group."""
+        """Create the processors' changelog topics, and the alarm processor's inputs (topics
+        newer than many deployments), before the input joins its group."""
         for table in tables:
             await asyncio.to_thread(table.create_topic)
+        config = kafka.confluent_config()
+        await asyncio.to_thread(
+            ensure_topics, config, kafka.partitions, kafka.replication_factor, names=ALARM_TOPICS
+        )
 
     hooks = (create_changelogs, readiness.wait_context)
     settings = (worker.batch_events, worker.batch_s)

@@ -60,18 +60,20 @@ class Outbox:
             asset: str = getattr(emit.event, "asset", "unknown")
             if emit.topic == topics.OEE_RESULTS:
                 self.counters.add("oee_rows")
+            if isinstance(emit.event, Alert) and emit.topic == topics.ALERTS:
+                metrics.ALERTS.labels(emit.event.alert_kind, emit.event.status).inc()
+                self.counters.add("alerts")
             await self.send(emit.topic, asset, encode(emit.event))
         for alert in outputs.alerts:
             await self.alert(alert)
 
     async def alert(self, alert: Alert) -> None:
-        """Publish an alert lifecycle step, counted by kind and status."""
+        """Publish a processor's alert step, with the severity the rules give it, to the alarm
+        processor (which publishes the alarm's steps on the alert topic)."""
         severity = self.severities.severity(alert.alert_kind, alert.asset, alert.severity)
         if severity != alert.severity:
             alert = alert.model_copy(update={"severity": severity})
-        metrics.ALERTS.labels(alert.alert_kind, alert.status).inc()
-        self.counters.add("alerts")
-        await self.send(topics.ALERTS, alert.asset, encode(alert))
+        await self.send(topics.ALERT_CONDITIONS, alert.asset, encode(alert))
 
     async def dead_letter(self, letter: DeadLetter, error: InvalidEventError) -> None:
         """Publish a dead letter and log it with where the message came from."""

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from schemas.alarms import AlarmAction
 from schemas.events import Alert
 from streams.core.alarms import ActionRefused, AlarmBook, AlarmPolicy
+from tests.factories import alert_step
 
 T0 = 1_780_000_000_000
 MINUTE = 60_000
@@ -18,17 +19,7 @@ ASSET = "p1/body/st1/robot1"
 
 
 def step(status: str, at: int = T0, severity: str = "warning", alert_id: str = "a1") -> Alert:
-    return Alert(
-        time=at,
-        asset=ASSET,
-        alert_id=alert_id,
-        alert_kind="anomaly",
-        status=status,  # type: ignore[arg-type]
-        severity=severity,  # type: ignore[arg-type]
-        source="vibration",
-        message="vibration is unusual",
-        raised_at=T0,
-    )
+    return alert_step(status, at, asset=ASSET, alert_id=alert_id, severity=severity)
 
 
 def action(kind: str, at: int, alert_id: str = "a1", **fields: Any) -> AlarmAction:
@@ -249,3 +240,16 @@ def test_a_shelve_that_runs_out_during_a_planned_stop_leaves_the_alarm_suppresse
     assert (back.status, back.alarm_state) == ("unshelved", "suppressed")
     [shown] = book.planned_stop("p1/body", False, T0 + 7 * MINUTE)
     assert (shown.status, shown.alarm_state) == ("unsuppressed", "unacknowledged")
+
+
+def test_a_raise_sent_again_changes_nothing() -> None:
+    book = raised()
+    assert book.condition(step("raised")) == []
+    assert book.alarms["a1"].version == 1
+
+
+def test_a_clear_sent_again_changes_nothing() -> None:
+    book = raised()
+    book.condition(step("cleared", T0 + MINUTE))
+    assert book.condition(step("cleared", T0 + MINUTE)) == []
+    assert book.alarms["a1"].version == 2
