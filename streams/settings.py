@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from connectors.settings import KafkaSettings, MesSettings, PublisherSettings, SimulatorSettings
 from schemas.states import State, state_family
 from schemas.tables import RetentionGroup
+from streams.core.alarms import AlarmPolicy
 from streams.core.alerts import SeverityRules
 from streams.core.event_time import TimeLimits
 from streams.core.oee import StateCategories
@@ -207,6 +208,16 @@ class AlertSettings(BaseSettings):
         "'anomaly=info;plant1/paint:anomaly=critical' (longest asset prefix wins)",
     )
 
+    escalate_info_after_min: float = Field(
+        0.0, ge=0, description="minutes an info alarm may stay unacknowledged (0: never escalated)"
+    )
+    escalate_warning_after_min: float = Field(
+        30.0, ge=0, description="minutes a warning alarm may stay unacknowledged (0: never)"
+    )
+    escalate_critical_after_min: float = Field(
+        10.0, ge=0, description="minutes a critical alarm may stay unacknowledged (0: never)"
+    )
+
     @field_validator("severity")
     @classmethod
     def _severity_rules(cls, value: str) -> str:
@@ -216,6 +227,15 @@ class AlertSettings(BaseSettings):
     def severities(self) -> SeverityRules:
         """The severity rules."""
         return SeverityRules.parse(self.severity)
+
+    def alarm_policy(self) -> AlarmPolicy:
+        """When unacknowledged alarms are escalated, per severity."""
+        minutes = {
+            "info": self.escalate_info_after_min,
+            "warning": self.escalate_warning_after_min,
+            "critical": self.escalate_critical_after_min,
+        }
+        return AlarmPolicy({k: round(m * 60_000) if m > 0 else None for k, m in minutes.items()})
 
 
 class SinkSettings(BaseSettings):

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from schemas.alarms import AlarmAction
 from schemas.events import Alert
 from streams.core.alarms import ActionRefused, AlarmBook, AlarmPolicy
+from streams.settings import AlertSettings
 from tests.factories import alert_step
 
 T0 = 1_780_000_000_000
@@ -253,3 +254,16 @@ def test_a_clear_sent_again_changes_nothing() -> None:
     book.condition(step("cleared", T0 + MINUTE))
     assert book.condition(step("cleared", T0 + MINUTE)) == []
     assert book.alarms["a1"].version == 2
+
+
+def test_escalation_delays_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LINEPULSE_ALERT_ESCALATE_WARNING_AFTER_MIN", "0")
+    monkeypatch.setenv("LINEPULSE_ALERT_ESCALATE_CRITICAL_AFTER_MIN", "2.5")
+    policy = AlertSettings().alarm_policy()
+    assert (policy.due("info"), policy.due("warning"), policy.due("critical")) == (
+        None,
+        None,
+        150_000,
+    )
+    book = raised(AlarmBook(policy))
+    assert book.tick(T0 + 600 * MINUTE) == []  # a warning is never escalated now
