@@ -59,19 +59,22 @@ def load_yaml_model(path: Path, model: type[M], error: type[LinePulseError], wha
         raise error(msg) from exc
 
 
-def _decode(raw: bytes | str | dict[str, Any], adapter: TypeAdapter[T], what: str) -> T:
-    if isinstance(raw, dict):
-        data: Any = raw
-    else:
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            # orjson counts lines and columns of this one message, not of the file it came from
-            reason = f"not JSON: {exc.msg} at character {exc.pos + 1}"
-            raise InvalidEventError(reason, "not_json") from exc
+def json_object(raw: bytes | str, what: str) -> dict[str, Any]:
+    """`raw` parsed as one JSON object (`what`, for the message), or InvalidEventError."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # orjson counts lines and columns of this one message, not of the file it came from
+        reason = f"not JSON: {exc.msg} at character {exc.pos + 1}"
+        raise InvalidEventError(reason, "not_json") from exc
     if not isinstance(data, dict):
         reason = f"expected a JSON object for {what}, got {type(data).__name__}"
         raise InvalidEventError(reason, "not_object")
+    return data
+
+
+def _decode(raw: bytes | str | dict[str, Any], adapter: TypeAdapter[T], what: str) -> T:
+    data = raw if isinstance(raw, dict) else json_object(raw, what)
     try:
         return adapter.validate_python(data)
     except ValidationError as exc:

@@ -2,6 +2,7 @@
 
     POST /v1/events          one event (a JSON object)
     POST /v1/events/batch    a JSON array of events, or JSON lines
+    POST /v1/alarms/{alert_id}/actions    an action on an alarm (connectors/mes/alarm_actions.py)
 
 Every request needs `Authorization: Bearer <token>`. A request is taken whole or not at all:
 202 once every event is acknowledged by Kafka (or safe in the publisher's spool), 4xx naming
@@ -24,10 +25,12 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
+from connectors.mes.alarm_actions import action_item
 from connectors.publisher import Publisher, PublishError
 from connectors.settings import MesSettings
 from schemas import topics
-from schemas.codec import decode_ingest, encode
+from schemas.alarms import AlarmAction
+from schemas.codec import decode_alarm_action, decode_ingest, encode
 from schemas.events import (
     DeadLetter,
     IngestEvent,
@@ -153,6 +156,7 @@ class MesEndpoint:
         app = web.Application(client_max_size=max_body_bytes, middlewares=[self._count])
         app.router.add_post("/v1/events", self.post_one)
         app.router.add_post("/v1/events/batch", self.post_batch)
+        app.router.add_post("/v1/alarms/{alert_id}/actions", self.post_action)
         app.router.add_get("/livez", self.live)
         app.router.add_get("/metrics", self.metrics)
         app.on_shutdown.append(self._close)
@@ -188,6 +192,41 @@ class MesEndpoint:
     async def post_batch(self, request: web.Request) -> web.Response:
         """Take a batch of events (a JSON array or JSON lines), all or none."""
         return await self._take(request, batch=True)
+
+    async def post_action(self, request: web.Request) -> web.Response:
+        """Take one action on an alarm and publish it for the alarm processor."""
+        if not self._authorized(request):
+            return _error(401, "send the MES token as `Authorization: Bearer <token>`")
+        body = await request.read()
+        try:
+            item = action_item(request.match_info["alert_id"], body)
+        except InvalidEventError as error:
+            REJECTED.labels(error.error_type).inc()
+            return _error(400, error.reason)
+        try:
+            action = decode_alarm_action(item)
+        except InvalidEventError as error:
+            REJECTED.labels(error.error_type).inc()
+            letter = dead_letter(Rejection(0, error, item), request.path)
+            await self._run(self._publish_dead_letters, [letter])
+            return _error(422, error.reason)
+        try:
+            await self._run(self._publish_action, action)
+        except PublishError as exc:
+            return _error(503, f"Kafka did not take the action, retry later: {exc}")
+        return web.json_response(
+            {
+                "accepted": 1,
+                "id": action.id,
+                "hint": f"the alarm's change appears on {topics.ALERTS}, a refusal on "
+                f"{topics.DEAD_LETTERS}",
+            },
+            status=202,
+        )
+
+    def _publish_action(self, action: AlarmAction) -> None:
+        self.publisher.send(topics.ALARM_ACTIONS, action.asset, encode(action))
+        self.publisher.flush(30)
 
     def _authorized(self, request: web.Request) -> bool:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")

@@ -1,4 +1,4 @@
-"""A downstream app reading LinePulse alerts: one line per lifecycle step, episodes by alert_id.
+"""A downstream app reading LinePulse alerts: one line per alarm step, open alarms by alert_id.
 
 python docs/examples/alert_consumer.py --bootstrap 127.0.0.1:9092 --group andon-board
 """
@@ -46,18 +46,19 @@ def main() -> None:
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--group", default="alert-printer")
     args = parser.parse_args()
-    open_episodes: dict[str, dict] = {}
+    open_alarms: dict[str, dict] = {}
     for alert in alerts(args.bootstrap, args.group):
-        if alert["status"] == "cleared":
-            open_episodes.pop(alert["alert_id"], None)
+        if alert.get("alarm_state") == "normal":  # closed: back to normal and acknowledged
+            open_alarms.pop(alert["alert_id"], None)
         else:
-            open_episodes[alert["alert_id"]] = alert
+            open_alarms[alert["alert_id"]] = alert
         context = alert.get("context") or {}
         print(
-            f"{alert['status']:8s} {alert['severity']:8s} {alert['alert_kind']:14s} "
+            f"{alert['status']:12s} {alert.get('alarm_state', '-'):14s} {alert['severity']:8s} "
+            f"{alert['alert_kind']:14s} "
             f"{alert['asset']} {alert['source']}: {alert['message']} "
             f"(vehicle {context.get('vin', '-')}, work order {context.get('work_order', '-')}); "
-            f"{len(open_episodes)} open"
+            f"{len(open_alarms)} open"
         )
 
 

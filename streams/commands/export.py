@@ -26,6 +26,7 @@ _VIEW_TIME_COLUMNS = {
     "sensor_1h": "hour",
     "readings_checked": "time",
     "vibration_condition_now": "last_second",
+    "alarm_times": "raised",
 }
 TIME_COLUMNS = {name: shape.time_column for name, shape in TABLES.items()} | _VIEW_TIME_COLUMNS
 

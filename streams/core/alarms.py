@@ -60,12 +60,14 @@ class Alarm:
 
     @property
     def state(self) -> AlarmState:
-        """Its ISA-18.2 state."""
+        """Its ISA-18.2 state (a closed alarm is normal, whatever hid it before)."""
+        if self.closed:
+            return "normal"
         if self.hidden is not None:
             return self.hidden
         if self.active:
             return "acknowledged" if self.acknowledged else "unacknowledged"
-        return "normal" if self.acknowledged else "returned_unacknowledged"
+        return "returned_unacknowledged"
 
     @property
     def closed(self) -> bool:

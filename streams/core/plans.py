@@ -113,6 +113,16 @@ class GroupPlans:
                 if owner in self._orders or owner in self._stops
             ]
 
+    def stopped(self, at_ms: int) -> dict[str, bool]:
+        """Per group asset with planned stops, whether one holds at `at_ms` (its last start or
+        end at or before then was a start)."""
+        with self._lock:
+            return {
+                asset: bool(last[2])
+                for asset, rows in self._stops.items()
+                if (last := next((r for r in reversed(rows) if r[0] <= at_ms), None)) is not None
+            }
+
     def assets(self) -> list[str]:
         """The group assets with plans, sorted."""
         with self._lock:

@@ -1,6 +1,10 @@
-"""The alarm processor (pure): the other processors' alert steps (on an internal topic) and
-operators' actions in, every change of every alarm out on the alert topic, one alarm book per
-partition (both inputs are keyed by asset)."""
+"""The alarm processor (pure): the other processors' alert steps (on an internal topic),
+operators' actions and the MES topic's planned stops in, every change of every alarm out on the
+alert topic, one alarm book per partition (all three inputs are keyed by asset).
+
+A machine's planned stop arrives with its alarms, in the same partition; a plant's, line's or
+station's comes from the group plans every worker reads from the whole MES topic, and is
+looked at on every tick."""
 
 from __future__ import annotations
 
@@ -9,14 +13,15 @@ from dataclasses import dataclass, field
 
 from schemas import topics
 from schemas.alarms import AlarmAction
-from schemas.events import Alert
+from schemas.events import Alert, PlannedStopEnded, PlannedStopStarted
 from schemas.exceptions import InvalidEventError
 from streams.core.alarms import ActionRefused, AlarmBook, AlarmPolicy
 from streams.core.event_time import TimeLimits
+from streams.core.plans import GroupPlans, is_group_plan
 from streams.processors.acceptance import accept
 from streams.processors.protocol import Message, Outputs, Snapshot, each_new, refusals
 
-INPUTS: tuple[str, ...] = (topics.ALERT_CONDITIONS, topics.ALARM_ACTIONS)
+INPUTS: tuple[str, ...] = (topics.ALERT_CONDITIONS, topics.ALARM_ACTIONS, topics.MES_EVENTS)
 
 
 @dataclass
@@ -32,9 +37,15 @@ class AlarmProcessor:
 
     inputs = INPUTS
 
-    def __init__(self, policy: AlarmPolicy | None = None, limits: TimeLimits | None = None) -> None:
+    def __init__(
+        self,
+        policy: AlarmPolicy | None = None,
+        limits: TimeLimits | None = None,
+        plans: GroupPlans | None = None,
+    ) -> None:
         self.policy = policy or AlarmPolicy()
         self.limits = limits or TimeLimits()
+        self.plans = plans if plans is not None else GroupPlans()
         self._partitions: dict[int, AlarmPartition] = {}
 
     def holds(self, partition: int) -> bool:
@@ -72,6 +83,9 @@ class AlarmProcessor:
         out = Outputs()
         for message in each_new(messages, lambda p: self._state(p).applied):
             book = self._state(message.partition).book
+            if message.topic == topics.MES_EVENTS:
+                _follow_stops(book, message, self.limits, now_ms, out)
+                continue
             with refusals(out, message, now_ms):
                 event = accept(message, self.limits, now_ms)
                 if isinstance(event, AlarmAction):
@@ -88,10 +102,29 @@ class AlarmProcessor:
         """Shelves that ran out and escalations; none while an input is still being caught up
         (an acknowledgement may be waiting in it)."""
         out = Outputs()
+        book = self._state(partition).book
+        for group, stopped in self.plans.stopped(tick_ms).items():
+            for step in book.planned_stop(group, stopped, tick_ms):
+                out.emit(topics.ALERTS, step)
         if not lagging:
-            for step in self._state(partition).book.tick(tick_ms):
+            for step in book.tick(tick_ms):
                 out.emit(topics.ALERTS, step)
         return out
+
+
+def _follow_stops(
+    book: AlarmBook, message: Message, limits: TimeLimits, now_ms: int, out: Outputs
+) -> None:
+    """A machine's planned stop starts or ends (invalid MES events are the OEE processor's to
+    dead-letter; group stops come from the plans)."""
+    try:
+        event = accept(message, limits, now_ms)
+    except InvalidEventError:
+        return
+    if isinstance(event, PlannedStopStarted | PlannedStopEnded) and not is_group_plan(event):
+        started = isinstance(event, PlannedStopStarted)
+        for step in book.planned_stop(event.asset, started, event.time):
+            out.emit(topics.ALERTS, step)
 
 
 def _acted(book: AlarmBook, action: AlarmAction) -> Alert:

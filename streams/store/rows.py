@@ -221,6 +221,15 @@ def _alert(event: Alert) -> Iterator[tuple[str, Row]]:
             "predicted_limit_at": _optional_ms(event.predicted_limit_at),
             "predicted_limit_low": _optional_ms(event.predicted_limit_low),
             "predicted_limit_high": _optional_ms(event.predicted_limit_high),
+            "alarm_state": event.alarm_state or "",
+            "version": event.version or 0,
+            "actor": event.actor or "",
+            "acknowledged_by": event.acknowledged_by or "",
+            "acknowledged_at": _optional_ms(event.acknowledged_at),
+            "assignee": event.assignee or "",
+            "shelved_until": _optional_ms(event.shelved_until),
+            "comment": event.comment or "",
+            "shift": context.shift or "",
         },
     )
 

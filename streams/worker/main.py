@@ -88,7 +88,9 @@ def _add_processors(
     sensor_processor = SensorProcessor(
         SensorConfig.from_settings(worker), books.context, books.specs, models
     )
-    alarm_processor = AlarmProcessor(worker.alerts.alarm_policy(), worker.time_limits())
+    alarm_processor = AlarmProcessor(
+        worker.alerts.alarm_policy(), worker.time_limits(), books.plans
+    )
     source = KafkaInput(
         kafka.confluent_config(),
         worker.input_group_id,

@@ -277,3 +277,37 @@ def test_the_endpoint_refuses_to_start_without_a_token(tmp_path):
     )
     assert result.returncode != 0
     assert "LINEPULSE_MES_TOKEN" in result.stderr
+
+
+def test_an_alarm_action_is_published_and_a_bad_one_named_and_dead_lettered(
+    endpoint, kafka_bootstrap
+):
+    asset = f"act{uuid.uuid4().hex[:6]}/l1/s1/m1"
+    alert_id = uuid.uuid4().hex[:20]
+    path = f"/v1/alarms/{alert_id}/actions"
+    shelve = {"action": "shelve", "minutes": 30, "actor": "shift-lead-7", "asset": asset}
+    assert endpoint.post(path, json.dumps(shelve).encode(), token="guess")[0] == 401
+    status, answer = endpoint.post(path, json.dumps(shelve).encode())
+    assert (status, answer["accepted"]) == (202, 1)
+    [published] = consume(
+        kafka_bootstrap, topics.ALARM_ACTIONS, lambda v: v["alert_id"] == alert_id, 1
+    )
+    assert (published["id"], published["action"], published["minutes"]) == (
+        answer["id"],
+        "shelve",
+        30,
+    )
+    assert abs(published["time"] - time.time() * 1000) < 60_000  # now, when not given
+    status, answer = endpoint.post(path, json.dumps({**shelve, "minutes": None}).encode())
+    assert status == 422
+    assert "needs minutes" in answer["error"]
+    [letter] = consume(
+        kafka_bootstrap,
+        topics.DEAD_LETTERS,
+        lambda v: v.get("source_topic") == f"http:{path}",
+        1,
+    )
+    assert (letter["asset"], letter["error_type"]) == (asset, "schema")
+    status, answer = endpoint.post(path, b"[1, 2]")
+    assert status == 400
+    assert "expected a JSON object for an alarm action" in answer["error"]

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
+from schemas.alarms import AlarmAction
 from schemas.codec import encode
+from streams.core.alarms import AlarmBook
 from streams.processors.protocol import Message
 from streams.store.clickhouse import (
     EmbeddedStore,
@@ -17,7 +19,7 @@ from streams.store.clickhouse import (
     sql_statements,
 )
 from streams.store.sink import BatchResult, Sink
-from tests.factories import T0, reading
+from tests.factories import T0, alert_step, reading
 
 
 def reading_at(now_s: float, offset_s: float, value: float):
@@ -432,3 +434,38 @@ def test_the_migrated_tables_have_the_shapes_declared_once(store):
         ttl_days = re.search(r"toIntervalDay\((\d+)\)", found["create_table_query"])
         declared = settings.retention_days(shape.retention) if shape.retention else None
         assert (int(ttl_days.group(1)) if ttl_days else None) == declared, name
+
+
+def test_alarm_times_give_each_alarms_time_to_acknowledge_and_to_clear(store):
+    raised_at = int(time.time() * 1000) - 600_000
+    book = AlarmBook()
+    steps = [
+        *book.condition(alert_step("raised", raised_at, alert_id="x1")),
+        book.act(
+            AlarmAction(
+                time=raised_at + 60_000,
+                asset="plant1/line1/st1/m1",
+                alert_id="x1",
+                action="acknowledge",
+                actor="lead",
+            )
+        ),
+        *book.condition(alert_step("cleared", raised_at + 90_000, alert_id="x1")),
+        *book.condition(alert_step("raised", raised_at, alert_id="x2")),
+    ]
+    result = write(store, [encode(step) for step in steps])
+    assert (result.rows, result.undecodable, result.refused) == (4, {}, {})
+    rows = query_rows(
+        store,
+        "SELECT alert_id, seconds_to_acknowledge AS ack, seconds_to_clear AS clear, "
+        "closed IS NOT NULL AS closed, alarm_state_now AS state, escalations "
+        "FROM linepulse.alarm_times ORDER BY alert_id",
+    )
+    assert [(r["alert_id"], r["ack"], r["clear"], r["closed"], r["state"]) for r in rows] == [
+        ("x1", 60, 90, 1, "normal"),
+        ("x2", None, None, 0, "unacknowledged"),
+    ]
+    stored = query_rows(
+        store, "SELECT acknowledged_by, version FROM linepulse.alerts WHERE status = 'acknowledged'"
+    )
+    assert stored == [{"acknowledged_by": "lead", "version": 2}]

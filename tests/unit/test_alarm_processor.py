@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from schemas import topics
 from schemas.alarms import AlarmAction
-from schemas.events import Alert
+from schemas.events import Alert, PlannedStopEnded, PlannedStopStarted
 from streams.core.alarms import AlarmPolicy
+from streams.core.plans import GroupPlans
 from streams.processors.alarms import AlarmProcessor
 from streams.processors.protocol import Outputs
 from streams.processors.testing import ProcessorRun
-from tests.factories import alert_step
+from tests.factories import alert_step, order
 
 T0 = 1_780_000_000_000
 MINUTE = 60_000
@@ -93,3 +94,36 @@ def test_a_restart_keeps_an_acknowledged_alarm_and_its_offsets() -> None:
         run.send(topics.ALERT_CONDITIONS, [condition("cleared", T0 + 3 * MINUTE)], T0 + 3 * MINUTE)
     )
     assert (cleared.alarm_state, cleared.version) == ("normal", 3)
+
+
+def test_a_machines_planned_stop_on_the_mes_topic_suppresses_its_alarms() -> None:
+    run = make_run()
+    run.send(topics.ALERT_CONDITIONS, [condition("raised", T0)], now_ms=T0)
+    began = PlannedStopStarted(time=T0 + MINUTE, asset=ASSET, reason="tool change")
+    [suppressed] = steps(run.send(topics.MES_EVENTS, [began], T0 + MINUTE))
+    assert (suppressed.status, suppressed.alarm_state) == ("suppressed", "suppressed")
+    assert not steps(run.tick(T0 + 60 * MINUTE))  # not escalated while suppressed
+    ended = PlannedStopEnded(time=T0 + 61 * MINUTE, asset=ASSET, reason="tool change")
+    [shown] = steps(run.send(topics.MES_EVENTS, [ended], T0 + 61 * MINUTE))
+    assert (shown.status, shown.alarm_state) == ("unsuppressed", "unacknowledged")
+
+
+def test_a_lines_planned_stop_from_the_group_plans_suppresses_on_the_tick() -> None:
+    plans = GroupPlans()
+    run = ProcessorRun(AlarmProcessor(POLICY, plans=plans))
+    run.send(topics.ALERT_CONDITIONS, [condition("raised", T0)], now_ms=T0)
+    plans.apply(PlannedStopStarted(time=T0 + MINUTE, asset="p1/body", reason="break"))
+    assert not steps(run.tick(T0 + MINUTE - 1))  # not begun yet
+    [suppressed] = steps(run.tick(T0 + 2 * MINUTE))
+    assert suppressed.alarm_state == "suppressed"
+    assert not steps(run.tick(T0 + 3 * MINUTE))
+    plans.apply(PlannedStopEnded(time=T0 + 4 * MINUTE, asset="p1/body", reason="break"))
+    [shown] = steps(run.tick(T0 + 5 * MINUTE))
+    assert shown.alarm_state == "unacknowledged"
+
+
+def test_other_and_invalid_mes_events_are_left_to_the_oee_processor() -> None:
+    run = make_run()
+    out = run.send(topics.MES_EVENTS, [b"not json", order(0, 55.0)], now_ms=T0)
+    assert not out.emits
+    assert not out.dead_letters

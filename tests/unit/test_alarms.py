@@ -123,7 +123,7 @@ def test_an_alarm_that_clears_while_shelved_closes() -> None:
     book = raised()
     book.act(action("shelve", T0 + MINUTE, minutes=60))
     [cleared] = book.condition(step("cleared", T0 + 2 * MINUTE))
-    assert cleared.alarm_state == "shelved"
+    assert cleared.alarm_state == "normal"
     assert book.alarms == {}
 
 
